@@ -1,0 +1,35 @@
+// Process setup shared by every executable (threads, logging) and the environment report that
+// `dfer-model env` prints for bug reports.
+#pragma once
+
+#include <string>
+
+namespace dfer {
+
+// First thing in main: console logging and LibTorch's inter-op pool (which can be sized only once,
+// before any parallel work). Safe to call more than once.
+void init_process(bool verbose = false);
+
+// Sets LibTorch's intra-op thread count. `requested` <= 0 means: OMP_NUM_THREADS if set, else the
+// hardware concurrency. LibTorch on these machines starts with 1 thread, so every executable calls
+// this explicitly. Returns the count in effect.
+int configure_threads(int requested);
+
+// The BLAS library actually mapped into this process ("BLIS (OpenMP)", "OpenBLAS", "MKL",
+// "reference BLAS (netlib)", or "unknown") and the path it was loaded from.
+struct BlasInfo {
+  std::string name;
+  std::string path;
+  bool slow_reference = false;
+};
+BlasInfo detect_blas();
+
+// Measured GEMM rate in GFLOP/s for an n x n x n matmul of the given dtype ("fp32", "bf16"),
+// median of `reps` runs after one warm-up. Returns a negative value if the dtype is unsupported.
+double measure_gemm_gflops(const std::string& dtype, int n = 1024, int reps = 5);
+
+// Multi-line human report: LibTorch version and build configuration, CUDA devices, BLAS, threads,
+// measured GEMM throughput (fp32 and bf16), with a loud warning for the reference BLAS.
+std::string environment_report(bool measure = true);
+
+}  // namespace dfer

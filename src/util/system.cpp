@@ -1,0 +1,140 @@
+// Thread setup, BLAS detection and the environment report (see system.h).
+#include "dfer/util/system.h"
+
+#include <link.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "dfer/util/log.h"
+
+namespace dfer {
+
+void init_process(bool verbose) {
+  init_console_logging(verbose);
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // dfer issues no asynchronous inter-op work; one inter-op thread avoids oversubscription.
+    try {
+      at::set_num_interop_threads(1);
+    } catch (const std::exception&) {
+      // Already fixed by earlier parallel work (e.g. in a test binary): harmless.
+    }
+  });
+}
+
+int configure_threads(int requested) {
+  int n = requested;
+  if (n <= 0) {
+    if (const char* env = std::getenv("OMP_NUM_THREADS"); env && std::atoi(env) > 0)
+      n = std::atoi(env);
+    else
+      n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  torch::set_num_threads(n);
+  return torch::get_num_threads();
+}
+
+namespace {
+
+int collect_blas(struct dl_phdr_info* info, size_t, void* data) {
+  auto* found = static_cast<std::vector<std::string>*>(data);
+  std::string path = info->dlpi_name ? info->dlpi_name : "";
+  auto file = std::filesystem::path(path).filename().string();
+  if (file.find("blas") != std::string::npos || file.find("blis") != std::string::npos ||
+      file.find("mkl_") != std::string::npos)
+    found->push_back(path);
+  return 0;
+}
+
+}  // namespace
+
+BlasInfo detect_blas() {
+  std::vector<std::string> libs;
+  dl_iterate_phdr(collect_blas, &libs);
+  BlasInfo info{"unknown", "", false};
+  for (const auto& lib : libs) {
+    std::error_code ec;
+    // Debian selects the BLAS through the alternatives symlinks: the real path names the provider.
+    auto real = std::filesystem::canonical(lib, ec).string();
+    if (ec) real = lib;
+    std::string name;
+    if (real.find("blis") != std::string::npos)
+      name = real.find("openmp") != std::string::npos ? "BLIS (OpenMP)" : "BLIS";
+    else if (real.find("openblas") != std::string::npos)
+      name = "OpenBLAS";
+    else if (real.find("mkl") != std::string::npos)
+      name = "MKL";
+    else if (real.find("/blas/") != std::string::npos || real.find("libblas.so") != std::string::npos)
+      name = "reference BLAS (netlib)";
+    if (!name.empty()) {
+      info = {name, real, name.rfind("reference", 0) == 0};
+      if (!info.slow_reference) break;  // prefer a fast provider if several are mapped
+    }
+  }
+  return info;
+}
+
+double measure_gemm_gflops(const std::string& dtype, int n, int reps) {
+  torch::NoGradGuard no_grad;
+  auto st = dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  torch::Tensor a, b;
+  try {
+    a = torch::randn({n, n}).to(st);
+    b = torch::randn({n, n}).to(st);
+    auto warm = torch::mm(a, b);
+  } catch (const std::exception&) {
+    return -1.0;
+  }
+  std::vector<double> secs;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto c = torch::mm(a, b);
+    auto t1 = std::chrono::steady_clock::now();
+    secs.push_back(std::chrono::duration<double>(t1 - t0).count());
+  }
+  std::sort(secs.begin(), secs.end());
+  double median = secs[secs.size() / 2];
+  return 2.0 * n * n * static_cast<double>(n) / median / 1e9;
+}
+
+std::string environment_report(bool measure) {
+  std::string out;
+  out += fmt::format("dfer environment\n");
+  out += fmt::format("  LibTorch version : {}\n", TORCH_VERSION);
+  out += fmt::format("  CUDA available   : {}", torch::cuda::is_available() ? "yes" : "no");
+  if (torch::cuda::is_available()) out += fmt::format(" ({} devices)", torch::cuda::device_count());
+  out += "\n";
+  auto blas = detect_blas();
+  out += fmt::format("  BLAS             : {} ({})\n", blas.name,
+                     blas.path.empty() ? "no BLAS library mapped" : blas.path);
+  out += fmt::format("  intra-op threads : {}\n", torch::get_num_threads());
+  out += fmt::format("  inter-op threads : {}\n", at::get_num_interop_threads());
+  out += fmt::format("  hardware threads : {}\n", std::thread::hardware_concurrency());
+  if (measure) {
+    double f32 = measure_gemm_gflops("fp32");
+    double bf16 = measure_gemm_gflops("bf16");
+    out += fmt::format("  GEMM 1024^3 fp32 : {:.1f} GFLOP/s\n", f32);
+    if (bf16 > 0)
+      out += fmt::format("  GEMM 1024^3 bf16 : {:.1f} GFLOP/s\n", bf16);
+    else
+      out += "  GEMM 1024^3 bf16 : unsupported\n";
+  }
+  if (blas.slow_reference)
+    out +=
+        "\n  WARNING: LibTorch runs on the netlib reference BLAS (~3 GFLOP/s): install a fast BLAS\n"
+        "  (Debian: apt-get install libblis4-openmp) or training will be 20x slower.\n";
+  out += "\nLibTorch build configuration:\n" + at::show_config();
+  return out;
+}
+
+}  // namespace dfer

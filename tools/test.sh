@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds, and runs the whole test suite
+# (unit, parity against the reference fixtures, end-to-end, fuzz smoke). Idempotent.
+source "$(dirname "$0")/common.sh"
+install_deps
+build_all
+step "running the tests"
+cd "$DFER_BUILD"
+ctest --output-on-failure -j"$(nproc)" --timeout 1500 || fail "tests"
