@@ -16,8 +16,10 @@ cmake --build "$build" -j"$(nproc)"
 for name in safetensors csv config pickle; do
   work=$(mktemp -d)
   cp -r "tests/fuzz/corpus/$name/." "$work/" 2>/dev/null || true
+  dict=()
+  if [ -f "tests/fuzz/$name.dict" ]; then dict=(-dict="tests/fuzz/$name.dict"); fi
   echo "== fuzz_$name for ${secs}s"
-  "$build/tests/fuzz/fuzz_$name" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 \
+  "$build/tests/fuzz/fuzz_$name" "${dict[@]}" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 \
     -artifact_prefix="$work/" "$work" 2>"$work/log" || { tail -50 "$work/log"; echo "fuzz_$name FAILED (artifacts in $work)"; exit 1; }
   tail -1 "$work/log"
   rm -rf "$work"
