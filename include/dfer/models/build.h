@@ -1,0 +1,31 @@
+// Building a model from a ModelSpec (the single entry point used by tools and the train layer).
+#pragma once
+
+#include "dfer/models/pretrain.h"
+#include "dfer/models/spec.h"
+#include "dfer/models/vision_transformer.h"
+
+#include <torch/torch.h>
+
+#include <memory>
+
+namespace dfer::models {
+
+// Validates the spec and builds the module its `kind` names, freshly initialised as upstream.
+// The returned pointer is a VisionTransformerImpl (kFinetune) or PretrainVisionTransformerImpl
+// (kPretrain); use as_finetune()/as_pretrain() to get the typed holder.
+std::shared_ptr<torch::nn::Module> build_model(const ModelSpec& spec);
+
+VisionTransformer build_finetune(const ModelSpec& spec);          // throws unless kFinetune
+PretrainVisionTransformer build_pretrain(const ModelSpec& spec);  // throws unless kPretrain
+
+// Typed views of a build_model() result; throw dfer::Error when the module is of the other kind.
+VisionTransformer as_finetune(const std::shared_ptr<torch::nn::Module>& m);
+PretrainVisionTransformer as_pretrain(const std::shared_ptr<torch::nn::Module>& m);
+
+// Parameters without the duplicates that shared attention modules (lg_attn_param_sharing_*)
+// register under a second name: what an optimizer must be given. Name = first registration.
+std::vector<std::pair<std::string, torch::Tensor>> unique_named_parameters(
+    const torch::nn::Module& m);
+
+}  // namespace dfer::models

@@ -1,0 +1,93 @@
+// ModelSpec: the plain description of every model the suite can build (fine-tune ViT/LGI-Former,
+// MAE pre-train model), and the name registry that fills it with the upstream defaults.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dfer::models {
+
+enum class ModelKind {
+  kFinetune,  // modeling_finetune.VisionTransformer: clip -> logits
+  kPretrain,  // modeling_pretrain.PretrainVisionTransformer: clip + mask -> masked-token pixels
+};
+
+// All fields carry the upstream constructor argument names. spec_from_name() returns the defaults
+// that `timm.create_model(name)` would use with no keyword arguments (class defaults + the named
+// entry point); callers (the config layer, tests) then override fields one by one.
+struct ModelSpec {
+  std::string name;  // registry name, informational once built
+  ModelKind kind = ModelKind::kFinetune;
+
+  // Input and tokenisation.
+  int64_t img_size = 224;
+  int64_t patch_size = 16;
+  int64_t tubelet_size = 2;
+  int64_t num_frames = 16;  // `all_frames` (fine-tune); pre-train upstream always builds for 16
+  int64_t in_chans = 3;
+
+  // Encoder (the fine-tune model, or the pre-train encoder).
+  int64_t num_classes = 1000;  // fine-tune head; 0 = no head (features only)
+  int64_t embed_dim = 768;
+  int64_t depth = 12;
+  int64_t num_heads = 12;
+  double mlp_ratio = 4.0;
+  bool qkv_bias = false;  // q and v biases (never a k bias)
+  double drop_rate = 0.0;
+  double attn_drop_rate = 0.0;
+  double drop_path_rate = 0.0;
+  double init_values = 0.0;  // layer scale; > 0 only supported by the `joint` Block
+  double init_scale = 0.0;   // head weight and bias multiplier after init
+  double norm_eps = 1e-6;
+  bool use_mean_pooling = true;  // true: fc_norm(mean); false: norm + token 0
+  std::string head_activation;   // "" (Identity), "sigmoid", "relu", "tanh"
+
+  // Attention type: "joint" (plain ViT blocks) or "local_global" (LGI-Former blocks).
+  std::string attn_type = "joint";
+  std::array<int64_t, 3> lg_region_size{2, 2, 10};  // (t, h, w) in tokens
+  std::string lg_first_attn_type = "self";          // "self" | "cross"
+  std::string lg_third_attn_type = "cross";         // "cross" | "self"
+  bool lg_attn_param_sharing_first_third = false;
+  bool lg_attn_param_sharing_all = false;
+  bool lg_no_second = false;
+  bool lg_no_third = false;
+  std::string lg_classify_token_type = "org";  // "org" | "region" | "all" (fine-tune only)
+
+  // Pre-train decoder (kind == kPretrain).
+  int64_t decoder_embed_dim = 512;
+  int64_t decoder_depth = 8;
+  int64_t decoder_num_heads = 8;
+  // Upstream adds the decoder position table to the visible tokens in raster order although the
+  // LGI encoder returns them region-major (SPEC §8.1). false reproduces that; true reorders the
+  // encoder output to raster order first.
+  bool fix_decoder_pos_order = false;
+
+  // Derived quantities (validate() checks that they are consistent).
+  std::array<int64_t, 3> token_grid() const;  // (T', H', W')
+  int64_t num_patches() const;
+  std::array<int64_t, 3> lg_num_regions() const;  // (nt, nh, nw)
+  int64_t num_regions() const;
+  int64_t decoder_num_classes() const;  // in_chans * tubelet * patch^2 (pixels per token)
+};
+
+// Known registry names (the four upstream timm entry points).
+std::vector<std::string> model_names();
+
+// Defaults for `name`; throws UsageError listing the known names when unknown.
+ModelSpec spec_from_name(const std::string& name);
+
+// The exact released configurations (SPEC §1.1): LGI-Former depth 16, region (2,5,10), region
+// pooling, drop path 0.1, init scale 0.001; and the matching pre-train model (decoder depth 4).
+ModelSpec released_finetune_spec(int64_t num_classes = 7);
+ModelSpec released_pretrain_spec();
+
+// Throws UsageError naming the field when the spec cannot be built (bad enum strings, sizes that
+// do not divide, unsupported combinations).
+void validate(const ModelSpec& spec);
+
+// One-line human description ("LGI-Former 512d x16, heads 8, regions 4x2x1 ...").
+std::string describe(const ModelSpec& spec);
+
+}  // namespace dfer::models

@@ -1,0 +1,142 @@
+// Attention kernel selection and the two attention modules (see dfer/models/attention.h).
+#include "dfer/models/attention.h"
+
+#include "dfer/util/error.h"
+
+#include <torch/version.h>
+
+#include <atomic>
+#include <cmath>
+
+namespace dfer::models {
+
+namespace {
+
+std::atomic<AttentionBackend> g_backend{AttentionBackend::kFused};
+
+torch::Tensor explicit_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                 const torch::Tensor& v, double scale, double dropout_p,
+                                 bool training) {
+  auto attn = torch::matmul(q * scale, k.transpose(-2, -1)).softmax(-1);
+  if (dropout_p > 0.0 && training) attn = torch::dropout(attn, dropout_p, true);
+  return torch::matmul(attn, v);
+}
+
+torch::Tensor fused_attention(const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, double scale, double dropout_p,
+                              bool training) {
+  const double p = training ? dropout_p : 0.0;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, p, /*is_causal=*/false, scale);
+#else
+  // Before 2.1 the kernel always scales by 1/sqrt(D): fold any other scale into q.
+  const double native = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  const auto qs = std::abs(scale - native) <= 1e-12 * native ? q : q * (scale / native);
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(qs, k, v, /*attn_mask=*/{}, p, /*is_causal=*/false);
+#else
+  // LibTorch 1.13: the private op returns (output, weights); weights are not requested.
+  return std::get<0>(at::_scaled_dot_product_attention(qs, k, v, /*attn_mask=*/{}, p,
+                                                       /*need_attn_weights=*/false,
+                                                       /*is_causal=*/false));
+#endif
+#endif
+}
+
+// The three pieces of a q/v-only bias: upstream concatenates a zero block for k.
+torch::Tensor qkv_bias_of(const torch::Tensor& q_bias, const torch::Tensor& v_bias) {
+  if (!q_bias.defined()) return {};
+  return torch::cat({q_bias, torch::zeros_like(v_bias), v_bias});
+}
+
+}  // namespace
+
+void set_attention_backend(AttentionBackend backend) {
+  g_backend.store(backend);
+}
+AttentionBackend attention_backend() {
+  return g_backend.load();
+}
+
+const char* to_string(AttentionBackend backend) {
+  return backend == AttentionBackend::kFused ? "fused" : "explicit";
+}
+
+torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
+                                 const torch::Tensor& v, double scale, double dropout_p,
+                                 bool training, AttentionBackend backend) {
+  if (backend == AttentionBackend::kExplicit)
+    return explicit_attention(q, k, v, scale, dropout_p, training);
+  return fused_attention(q, k, v, scale, dropout_p, training);
+}
+
+torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
+                                 const torch::Tensor& v, double scale, double dropout_p,
+                                 bool training) {
+  return scaled_dot_product(q, k, v, scale, dropout_p, training, attention_backend());
+}
+
+AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias, double attn_drop,
+                             double proj_drop)
+    : num_heads_(num_heads),
+      head_dim_(dim / num_heads),
+      scale_(1.0 / std::sqrt(static_cast<double>(dim / num_heads))),
+      attn_drop_(attn_drop),
+      proj_drop_(proj_drop) {
+  qkv =
+      register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(dim, 3 * dim).bias(false)));
+  if (qkv_bias) {
+    q_bias = register_parameter("q_bias", torch::zeros({dim}));
+    v_bias = register_parameter("v_bias", torch::zeros({dim}));
+  }
+  proj = register_module("proj", torch::nn::Linear(dim, dim));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
+  const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
+  auto qkv_out = torch::nn::functional::linear(x, qkv->weight, qkv_bias_of(q_bias, v_bias));
+  // (B, N, 3, H, D) -> (3, B, H, N, D)
+  auto parts = qkv_out.view({B, N, 3, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
+  auto out = scaled_dot_product(parts[0], parts[1], parts[2], scale_, attn_drop_, is_training());
+  out = proj(out.transpose(1, 2).reshape({B, N, C}));
+  if (proj_drop_ > 0.0) out = torch::dropout(out, proj_drop_, is_training());
+  return out;
+}
+
+GeneralAttentionImpl::GeneralAttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias,
+                                           double attn_drop, double proj_drop)
+    : dim_(dim),
+      num_heads_(num_heads),
+      head_dim_(dim / num_heads),
+      scale_(1.0 / std::sqrt(static_cast<double>(dim / num_heads))),
+      attn_drop_(attn_drop),
+      proj_drop_(proj_drop) {
+  q = register_module("q", torch::nn::Linear(torch::nn::LinearOptions(dim, dim).bias(false)));
+  kv = register_module("kv", torch::nn::Linear(torch::nn::LinearOptions(dim, 2 * dim).bias(false)));
+  if (qkv_bias) {
+    q_bias = register_parameter("q_bias", torch::zeros({dim}));
+    v_bias = register_parameter("v_bias", torch::zeros({dim}));
+  }
+  proj = register_module("proj", torch::nn::Linear(dim, dim));
+}
+
+torch::Tensor GeneralAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
+  namespace F = torch::nn::functional;
+  const auto& ctx = context.defined() ? context : x;
+  const int64_t B = x.size(0), T1 = x.size(1), T2 = ctx.size(1);
+  auto qh = F::linear(x, q->weight, q_bias).view({B, T1, num_heads_, head_dim_}).transpose(1, 2);
+  // K and V as two products with the halves of kv.weight: the same numbers as one product with
+  // bias cat(0, v_bias), without building the zero block or splitting the output.
+  auto kh = F::linear(ctx, kv->weight.narrow(0, 0, dim_))
+                .view({B, T2, num_heads_, head_dim_})
+                .transpose(1, 2);
+  auto vh = F::linear(ctx, kv->weight.narrow(0, dim_, dim_), v_bias)
+                .view({B, T2, num_heads_, head_dim_})
+                .transpose(1, 2);
+  auto out = scaled_dot_product(qh, kh, vh, scale_, attn_drop_, is_training());
+  out = proj(out.transpose(1, 2).reshape({B, T1, dim_}));
+  if (proj_drop_ > 0.0) out = torch::dropout(out, proj_drop_, is_training());
+  return out;
+}
+
+}  // namespace dfer::models

@@ -1,0 +1,191 @@
+// Analytic parameter and MAC counts per module group (see dfer/models/summary.h).
+#include "dfer/models/summary.h"
+
+#include "dfer/util/error.h"
+
+#include <fmt/format.h>
+
+#include <unordered_set>
+
+namespace dfer::models {
+
+namespace {
+
+struct Macs {
+  int64_t linear = 0, attention = 0, conv = 0;
+  int64_t total() const { return linear + attention + conv; }
+  Macs& operator+=(const Macs& o) {
+    linear += o.linear;
+    attention += o.attention;
+    conv += o.conv;
+    return *this;
+  }
+};
+
+// Attention products QK^T and AV for `groups` independent sequences.
+int64_t attn_macs(int64_t groups, int64_t heads, int64_t lq, int64_t lk, int64_t head_dim) {
+  return 2 * groups * heads * lq * lk * head_dim;
+}
+
+int64_t hidden_of(int64_t dim, double ratio) {
+  return static_cast<int64_t>(static_cast<double>(dim) * ratio);
+}
+
+// One ViT block over `groups` sequences of n tokens.
+Macs vit_block(int64_t groups, int64_t n, int64_t C, int64_t heads, double mlp_ratio) {
+  Macs m;
+  const int64_t tokens = groups * n;
+  m.linear = tokens * (4 * C * C + 2 * C * hidden_of(C, mlp_ratio));
+  m.attention = attn_macs(groups, heads, n, n, C / heads);
+  return m;
+}
+
+// One LGI-Former block: B clips, M regions of L local tokens each (+1 region token).
+Macs lg_block(const ModelSpec& s, int64_t B, int64_t M, int64_t L) {
+  const int64_t C = s.embed_dim, H = s.num_heads, d = C / H, S = L + 1, BM = B * M;
+  Macs m;
+  if (s.lg_first_attn_type == "cross") {
+    m.linear += BM * 2 * C * C + BM * L * 2 * C * C;  // q + proj on region tokens, kv on locals
+    m.attention += attn_macs(BM, H, 1, L, d);
+  } else {
+    m.linear += BM * S * 4 * C * C;
+    m.attention += attn_macs(BM, H, S, S, d);
+  }
+  if (!s.lg_no_second) {
+    m.linear += BM * 4 * C * C;
+    m.attention += attn_macs(B, H, M, M, d);
+  }
+  if (!s.lg_no_third) {
+    if (s.lg_third_attn_type == "self") {
+      m.linear += BM * S * 4 * C * C;
+      m.attention += attn_macs(BM, H, S, S, d);
+    } else {
+      m.linear += BM * L * 2 * C * C + BM * 2 * C * C;  // q + proj on locals, kv on regions
+      m.attention += attn_macs(B, H, M * L, M, d);
+    }
+  }
+  m.linear += BM * S * 2 * C * hidden_of(C, s.mlp_ratio);
+  return m;
+}
+
+Macs encoder_blocks(const ModelSpec& s, int64_t B, int64_t n_tokens) {
+  Macs total;
+  if (s.attn_type == "local_global") {
+    const int64_t M = s.num_regions();
+    for (int64_t i = 0; i < s.depth; ++i) total += lg_block(s, B, M, n_tokens / M);
+  } else {
+    for (int64_t i = 0; i < s.depth; ++i)
+      total += vit_block(B, n_tokens, s.embed_dim, s.num_heads, s.mlp_ratio);
+  }
+  return total;
+}
+
+std::string group_of(const std::string& name) {
+  auto dot = name.find('.');
+  std::string first = name.substr(0, dot);
+  if ((first == "encoder" || first == "decoder") && dot != std::string::npos) {
+    auto dot2 = name.find('.', dot + 1);
+    return name.substr(0, dot2);
+  }
+  return first;
+}
+
+SummaryRow& row(ModelSummary& s, const std::string& group) {
+  for (auto& r : s.rows)
+    if (r.group == group) return r;
+  s.rows.push_back({group, 0, 0});
+  return s.rows.back();
+}
+
+void add(ModelSummary& s, const std::string& group, const Macs& m) {
+  row(s, group).macs += m.total();
+  s.macs_linear += m.linear;
+  s.macs_attention += m.attention;
+  s.macs_conv += m.conv;
+}
+
+}  // namespace
+
+ModelSummary count_macs(const ModelSpec& spec, int64_t batch, double mask_ratio) {
+  validate(spec);
+  ModelSummary out;
+  out.description = describe(spec);
+  out.batch = batch;
+  const auto& s = spec;
+  const int64_t B = batch, N = s.num_patches(), C = s.embed_dim;
+  const int64_t patch_values = s.in_chans * s.tubelet_size * s.patch_size * s.patch_size;
+  Macs conv;
+  conv.conv = B * N * C * patch_values;
+
+  if (s.kind == ModelKind::kFinetune) {
+    add(out, "patch_embed", conv);
+    add(out, "blocks", encoder_blocks(s, B, N));
+    Macs head;
+    head.linear = B * C * s.num_classes;
+    if (s.num_classes > 0) add(out, "head", head);
+    out.num_visible = N;
+    return out;
+  }
+
+  // Pre-train: how many tokens stay visible per clip.
+  const auto g = s.token_grid();
+  int64_t n_vis;
+  if (s.attn_type == "local_global") {
+    const int64_t win = s.lg_region_size[1] * s.lg_region_size[2];
+    const int64_t wins = (g[1] / s.lg_region_size[1]) * (g[2] / s.lg_region_size[2]);
+    n_vis = g[0] * wins * (win - static_cast<int64_t>(mask_ratio * static_cast<double>(win)));
+  } else {
+    const int64_t frame = g[1] * g[2];
+    n_vis = g[0] * (frame - static_cast<int64_t>(mask_ratio * static_cast<double>(frame)));
+  }
+  out.num_visible = n_vis;
+  const int64_t Cd = s.decoder_embed_dim, n_mask = N - n_vis;
+  add(out, "encoder.patch_embed", conv);
+  add(out, "encoder.blocks", encoder_blocks(s, B, n_vis));
+  Macs e2d;
+  e2d.linear = B * n_vis * C * Cd;
+  add(out, "encoder_to_decoder", e2d);
+  Macs dec;
+  for (int64_t i = 0; i < s.decoder_depth; ++i)
+    dec += vit_block(B, N, Cd, s.decoder_num_heads, s.mlp_ratio);
+  add(out, "decoder.blocks", dec);
+  Macs head;
+  head.linear = B * (n_mask > 0 ? n_mask : N) * Cd * s.decoder_num_classes();
+  add(out, "decoder.head", head);
+  return out;
+}
+
+ModelSummary summarize(const torch::nn::Module& model, const ModelSpec& spec, int64_t batch,
+                       double mask_ratio) {
+  ModelSummary macs = count_macs(spec, batch, mask_ratio);
+  ModelSummary out = macs;
+  out.rows.clear();
+  // Parameter groups in registration order first, then the MAC-only groups.
+  std::unordered_set<const void*> seen;
+  for (const auto& kv : model.named_parameters(/*recurse=*/true)) {
+    if (!seen.insert(kv.value().unsafeGetTensorImpl()).second) continue;  // shared attention
+    const int64_t n = kv.value().numel();
+    row(out, group_of(kv.key())).params += n;
+    out.total_params += n;
+    if (kv.value().requires_grad()) out.trainable_params += n;
+  }
+  for (const auto& r : macs.rows) row(out, r.group).macs += r.macs;
+  return out;
+}
+
+std::string ModelSummary::to_string() const {
+  std::string s = description + "\n";
+  s += fmt::format("{:<24} {:>14} {:>12}\n", "group", "params", "GMACs");
+  for (const auto& r : rows)
+    s += fmt::format("{:<24} {:>14} {:>12.4f}\n", r.group, r.params, r.macs / 1e9);
+  s += fmt::format("{:<24} {:>14} {:>12.4f}\n", "total", total_params, total_macs() / 1e9);
+  s += fmt::format(
+      "batch {}: {:.4f} GMACs ({:.4f} GFLOPs as 2xMAC); linear {:.4f}, attention {:.4f}, conv "
+      "{:.4f} GMACs; trainable params {}",
+      batch, total_macs() / 1e9, 2.0 * total_macs() / 1e9, macs_linear / 1e9, macs_attention / 1e9,
+      macs_conv / 1e9, trainable_params);
+  if (num_visible > 0) s += fmt::format("; tokens seen by the encoder per clip {}", num_visible);
+  return s;
+}
+
+}  // namespace dfer::models

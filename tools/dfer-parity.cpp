@@ -1,0 +1,48 @@
+// dfer-parity: runs Python reference fixtures (fixtures/reference/<set>/) through the C++ models
+// and prints, per expected tensor, the max abs/rel error and PASS/FAIL. Exit 0 only if all pass.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "dfer/models/parity.h"
+#include "dfer/util/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"dfer-parity: compare the C++ models with the Python reference fixtures"};
+  std::vector<std::string> dirs;
+  std::string backend = "fused";
+  dfer::models::ParityOptions opt;
+  app.add_option("fixtures", dirs, "fixture folders (config.json, weights/input/expected)")
+      ->required();
+  app.add_option("--attention", backend, "attention kernel: fused or explicit")
+      ->check(CLI::IsMember({"fused", "explicit"}));
+  app.add_option("--atol", opt.atol, "absolute tolerance, scaled by max(1, max|expected|)");
+  app.add_option("--rtol", opt.rtol, "relative tolerance");
+  app.add_option("--loss-rtol", opt.loss_rtol, "relative tolerance of scalar losses");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  opt.backend = backend == "explicit" ? dfer::models::AttentionBackend::kExplicit
+                                      : dfer::models::AttentionBackend::kFused;
+  int failed = 0;
+  for (const auto& dir : dirs) {
+    try {
+      auto result = dfer::models::run_parity(dir, opt);
+      std::cout << result.to_string() << std::endl;
+      failed += !result.passed();
+    } catch (const dfer::Error& e) {
+      std::cerr << "dfer-parity: " << e.what() << std::endl;
+      ++failed;
+    } catch (const std::exception& e) {
+      std::cerr << "dfer-parity: " << dir << ": " << e.what() << std::endl;
+      ++failed;
+    }
+  }
+  std::cout << (failed ? "FAIL" : "PASS") << ": " << dirs.size() - failed << "/" << dirs.size()
+            << " fixtures" << std::endl;
+  return failed ? 1 : 0;
+}
