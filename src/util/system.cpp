@@ -74,7 +74,8 @@ BlasInfo detect_blas() {
       name = "OpenBLAS";
     else if (real.find("mkl") != std::string::npos)
       name = "MKL";
-    else if (real.find("/blas/") != std::string::npos || real.find("libblas.so") != std::string::npos)
+    else if (real.find("/blas/") != std::string::npos ||
+             real.find("libblas.so") != std::string::npos)
       name = "reference BLAS (netlib)";
     if (!name.empty()) {
       info = {name, real, name.rfind("reference", 0) == 0};
@@ -131,7 +132,8 @@ std::string environment_report(bool measure) {
   }
   if (blas.slow_reference)
     out +=
-        "\n  WARNING: LibTorch runs on the netlib reference BLAS (~3 GFLOP/s): install a fast BLAS\n"
+        "\n  WARNING: LibTorch runs on the netlib reference BLAS (~3 GFLOP/s): install a fast "
+        "BLAS\n"
         "  (Debian: apt-get install libblis4-openmp) or training will be 20x slower.\n";
   out += "\nLibTorch build configuration:\n" + at::show_config();
   return out;

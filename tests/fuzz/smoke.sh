@@ -10,8 +10,9 @@ if ! command -v clang++ >/dev/null; then
   echo "clang++ not installed: fuzz smoke skipped"; exit 77
 fi
 build=build-fuzz
+mkdir -p "$build"
 cmake -S . -B "$build" -G Ninja -DDFER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER=clang++ >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+  -DCMAKE_CXX_COMPILER=clang++ >"$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" -j"$(nproc)"
 for name in safetensors csv config pickle; do
   work=$(mktemp -d)

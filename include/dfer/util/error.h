@@ -29,7 +29,9 @@ class UsageError : public Error {
 };
 
 // Exit code convention shared by every executable: 0 ok, 1 runtime failure, 2 usage/config.
-inline int exit_code_for(const Error& e) { return e.kind() == ErrorKind::kUsage ? 2 : 1; }
+inline int exit_code_for(const Error& e) {
+  return e.kind() == ErrorKind::kUsage ? 2 : 1;
+}
 
 // Prefixes `context` ("while reading X: ") to an error message, keeping its kind. Used where a
 // low-level error should name the file or step it happened in.
