@@ -59,6 +59,13 @@ void add_data_keys(std::vector<KeyDef>& out) {
   a.f("label_smoothing", 0.1, "label smoothing (inside mixup targets or the CE loss)")
       .range(0.0, 1.0);
   a.b("no_augmentation", false, "pre-training: skip the multi-scale crop");
+  a.fl("crop_scale", {0.08, 1.0},
+       "dfer: random resized crop area bounds (the reference hard-codes 0.08 to 1, SPEC 8.13)")
+      .len(2)
+      .range(0.0, 1.0);
+  a.fl("crop_ratio", {0.75, 1.3333}, "dfer: random resized crop aspect-ratio bounds")
+      .len(2)
+      .min(0.0);
 }
 
 }  // namespace dfer::config::detail
