@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -24,10 +25,22 @@ void add_common_options(CLI::App& app, CliArgs& args, std::vector<std::string>& 
   app.add_flag("--dump-config,--dump_config", args.dump_config,
                "print the effective config as YAML and exit");
   app.add_flag("-v,--verbose", args.verbose, "debug logging");
-  app.add_option("overrides", tokens,
-                 "config overrides as pairs: section.key VALUE (VALUE is YAML: 0.01, [2,5,10], "
-                 "true, null)")
-      ->type_name("KEY VALUE");
+  // Overrides are collected as the leftover arguments, not through a positional vector option:
+  // CLI11 splits a "[a,b]" token of a vector option into items, and a YAML list value must reach
+  // the override parser whole. Leftovers that look like options are unknown flags.
+  app.allow_extras();
+  app.footer(
+      "Trailing KEY VALUE pairs override the config: section.key VALUE (VALUE is YAML: 0.01, "
+      "[2,5,10], true, null)");
+  app.parse_complete_callback([&app, &tokens] {
+    tokens = app.remaining();
+    for (const auto& t : tokens) {
+      const bool negative_number = t.size() > 1 && t[0] == '-' &&
+                                   (std::isdigit(static_cast<unsigned char>(t[1])) || t[1] == '.');
+      if (t.size() > 1 && t[0] == '-' && !negative_number)
+        throw CLI::ExtrasError(app.get_name(), std::vector<std::string>{t});
+    }
+  });
 }
 
 std::vector<std::pair<std::string, std::string>> pair_overrides(

@@ -59,6 +59,21 @@ TEST_CASE("the --dump-config flag prints the effective config and exits 0", "[co
   CHECK(r.out == expected.dump_yaml());
 }
 
+TEST_CASE("list values and negative numbers pass through as override values", "[config][cli]") {
+  int64_t h = 0, steps = 0;
+  Run r = run_tool({"model.lg_region_size", "[2,3,6]", "optimization.warmup_steps", "-1",
+                    "augmentation.crop_scale", "[0.5, 1.0]"},
+                   [&](const dfer::Config& c) {
+                     h = c.get_int_list("model.lg_region_size").at(1);
+                     steps = c.get_int("optimization.warmup_steps");
+                     return c.get_float_list("augmentation.crop_scale").at(0) == 0.5 ? 0 : 1;
+                   });
+  CHECK(r.code == 0);
+  CHECK(r.job_ran);
+  CHECK(h == 3);
+  CHECK(steps == -1);
+}
+
 TEST_CASE("original configs load unchanged through --dump-config", "[config][cli]") {
   for (const char* sub : {"configs/dfew_combine.yaml", "configs/voxceleb2_pretrain.yaml"}) {
     if (!dfer::test::require_fixture(sub)) return;
@@ -97,7 +112,8 @@ TEST_CASE("job results map to exit codes", "[config][cli]") {
   CHECK(run_tool({}, [](const dfer::Config&) { return 3; }).code == 3);
 }
 
-TEST_CASE("the --output_dir flag sets system.output_dir and receives config.yaml", "[config][cli]") {
+TEST_CASE("the --output_dir flag sets system.output_dir and receives config.yaml",
+          "[config][cli]") {
   const auto dir = dfer::test::temp_dir("cli-out") / "run";
   Run r = run_tool({"-o", dir.string(), "system.output_dir", "ignored", "optimization.warmup_steps",
                     "-1", "training.epochs", "2"});
