@@ -10,12 +10,15 @@ namespace dfer::io {
 namespace {
 
 // torch.save writes a zip ("PK\x03\x04") or, in the legacy format, a pickle (0x80 protocol byte).
+// A safetensors file starts with its little-endian header length, whose first byte may be 0x80 too,
+// so its own signature (the header's '{' at byte 8) is checked first.
 bool looks_like_checkpoint(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error("cannot open weight file '" + path + "'");
-  unsigned char magic[4] = {0, 0, 0, 0};
-  f.read(reinterpret_cast<char*>(magic), 4);
+  unsigned char magic[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+  f.read(reinterpret_cast<char*>(magic), 9);
   if (f.gcount() < 4) return false;
+  if (f.gcount() == 9 && magic[8] == '{') return false;
   return (magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) || magic[0] == 0x80;
 }
 

@@ -3,6 +3,7 @@
 #include "dfer/io/pickle.h"
 #include "dfer/io/pth.h"
 #include "dfer/io/safetensors.h"
+#include "dfer/io/weight_files.h"
 #include "dfer/util/error.h"
 
 #include <caffe2/serialize/inline_container.h>
@@ -240,6 +241,26 @@ TEST_CASE("legacy (non-zip) checkpoints are refused with the re-save command", "
   CHECK_THAT(msg, Catch::Contains("legacy_format.pth"));
   CHECK_THAT(msg, Catch::Contains("torch.save(torch.load('"));
   CHECK_THAT(msg, Catch::Contains("map_location='cpu'"));
+}
+
+TEST_CASE("weight files: a safetensors header length starting with 0x80 is not a pickle",
+          "[io][pth]") {
+  // A 128-byte header makes the first byte 0x80, the pickle protocol opcode of legacy torch.save.
+  std::string header = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  header.resize(128, ' ');
+  const float values[2] = {1.5f, -2.0f};
+  auto path = (dfer::test::temp_dir("pth-st80") / "w.safetensors").string();
+  {
+    std::ofstream f(path, std::ios::binary);
+    const uint64_t n = header.size();
+    for (int i = 0; i < 8; ++i) f.put(static_cast<char>((n >> (8 * i)) & 0xff));
+    f << header;
+    f.write(reinterpret_cast<const char*>(values), sizeof values);
+  }
+  auto t = dfer::io::load_weights_any(path);
+  REQUIRE(t.size() == 1);
+  CHECK(t[0].first == "w");
+  CHECK(t[0].second[1].item<float>() == -2.0f);
 }
 
 TEST_CASE("unreadable files name the path", "[io][pth]") {
