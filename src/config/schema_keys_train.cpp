@@ -26,6 +26,9 @@ void add_training_keys(std::vector<KeyDef>& out) {
   o.f("momentum", 0.9, "SGD momentum").range(0.0, 1.0);
   o.none("clip_grad", ValueType::kFloat, "gradient-norm clip; null = none").min(0.0);
   o.f("layer_decay", 0.75, "layer-wise LR decay for fine-tuning (1 = none)").range(0.0, 1.0);
+  o.b("pretrain_region_token_decay", true,
+      "dfer: pre-training applies weight decay to encoder.lg_region_tokens as the reference does "
+      "(SPEC 8.5: its skip list names the bare key); false excludes them like other tokens");
 
   SectionAdder t(out, "training");
   t.i("epochs", 100, "training epochs (ORIG recipe 100; REF default 30)").min(1);

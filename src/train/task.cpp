@@ -6,6 +6,7 @@
 #include "dfer/config/cli.h"
 #include "dfer/models/build.h"
 #include "dfer/models/summary.h"
+#include "dfer/train/engines.h"
 #include "dfer/train/model_factory.h"
 #include "dfer/util/error.h"
 #include "dfer/util/log.h"
@@ -49,7 +50,8 @@ void adapt_config_to_task(Config& cfg, Task task) {
                      " needs a pretrain_* model");
   if (task != Task::kPretrain && pretrain_model)
     throw UsageError("model.name: '" + name + "' is a pre-training model; " + task_tool_name(task) +
-                     " needs a fine-tune model (e.g. vit_base_dim512_no_depth_patch16_160)");
+                     " needs a fine-tune model (e.g. "
+                     "vit_base_dim512_no_depth_patch16_160)");
 }
 
 int run_task(const Config& cfg, Task task) {
@@ -60,14 +62,24 @@ int run_task(const Config& cfg, Task task) {
   spdlog::info("{}: {} ({} threads)", task_tool_name(task), task_description(task), threads);
 
   auto spec = model_spec_from_config(cfg);
-  auto model = models::build_model(spec);
-  spdlog::info("model: {}\n{}", models::describe(spec),
-               models::summarize(*model, spec).to_string());
-  // The training loops land with the engines work; until then say so plainly instead of
-  // pretending to train.
+  {
+    auto model = models::build_model(spec);
+    auto summary = models::summarize(*model, spec);
+    spdlog::info("model: {}", spec.name);
+    spdlog::info("\n{}", summary.to_string());
+  }
+  switch (task) {
+    case Task::kPretrain:
+      return with_oom_hint(cfg, [&] { return run_pretrain(cfg); });
+    case Task::kFinetune:
+      return with_oom_hint(cfg, [&] { return run_finetune(cfg); });
+    case Task::kCombine:
+    case Task::kGaze360:
+      break;
+  }
   throw Error(std::string(task_tool_name(task)) +
-              ": the training engine is not part of this build yet (the config and the model are "
-              "valid; see --dump-config)");
+              ": this task's engine is not available in this build (dfer-pretrain and "
+              "dfer-finetune are)");
 }
 
 int task_main(int argc, const char* const* argv, Task task) {

@@ -1,0 +1,64 @@
+// Training checkpoints in an output folder: checkpoint-<tag>.safetensors (model weights, upstream
+// names) + checkpoint-<tag>.state.safetensors (optimizer moments as `opt.<param>.exp_avg` tensors,
+// RNG state, and a JSON record of counters, scheduler position, loader position and the effective
+// config), a `checkpoint-last` pointer, the resume scan that skips corrupt checkpoints, and
+// keep-last-K pruning. Every file is written atomically (temp + fsync + rename).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dfer/io/safetensors.h"
+
+namespace dfer::train {
+
+inline constexpr const char* kStateMetadataKey = "dfer.train_state";
+inline constexpr const char* kLastPointerName = "checkpoint-last";
+
+// Paths of checkpoint `tag` ("7", "3-120", "interrupted") in `dir`.
+std::string checkpoint_weights_path(const std::string& dir, const std::string& tag);
+std::string checkpoint_state_path(const std::string& dir, const std::string& tag);
+
+// Writes the weights file, then the state file (whose JSON records the weights file's name and
+// size, so a pair from different saves is detected), then the pointer. `state` must hold
+// "global_step"; the saver adds "tag", "weights_file", "weights_bytes".
+void save_checkpoint(const std::string& dir, const std::string& tag,
+                     const io::NamedTensors& weights, const io::NamedTensors& state_tensors,
+                     nlohmann::json state);
+
+struct LoadedCheckpoint {
+  std::string tag;
+  io::NamedTensors weights;
+  std::map<std::string, torch::Tensor> state_tensors;
+  nlohmann::json state;
+};
+
+// Loads and cross-checks one checkpoint; throws dfer::Error naming the file on any problem.
+LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag);
+
+// Tags of the checkpoints in `dir` that have a state file, newest first (by the recorded
+// global_step, then file time). Unreadable headers sort last.
+std::vector<std::string> list_checkpoints(const std::string& dir);
+
+// The newest checkpoint that loads completely: the pointer's target first, then the others;
+// each one that fails is reported with a warning and skipped. nullopt when none is usable.
+std::optional<LoadedCheckpoint> find_resume_checkpoint(const std::string& dir);
+
+// A checkpoint given by the user (training.resume): a weights or state file path, or a folder.
+LoadedCheckpoint load_checkpoint_path(const std::string& path);
+
+// Removes numbered epoch checkpoints ("<digits>" tags) beyond the `keep` newest, and every
+// non-epoch checkpoint older than the newest epoch one. keep <= 0 keeps all numbered ones.
+void prune_checkpoints(const std::string& dir, int64_t keep);
+
+// Random state of the default CPU generator as a uint8 tensor, and its restore.
+torch::Tensor cpu_rng_state();
+void set_cpu_rng_state(const torch::Tensor& state);
+
+}  // namespace dfer::train

@@ -1,0 +1,63 @@
+// AdamW over parameter groups with the update of torch.optim.AdamW (PyTorch 1.13, single-tensor
+// path), fp32 state, and an exact save/restore of that state as named tensors + JSON counters.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dfer/io/safetensors.h"
+#include "dfer/train/param_groups.h"
+
+namespace dfer::train {
+
+struct AdamWOptions {
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  // The reference runs under DDP, which hands unused parameters (the last block's S3 with region
+  // pooling, SPEC 8.6) a zero gradient, so AdamW still decays and moves them. true reproduces
+  // that; false skips parameters without a gradient (plain single-process PyTorch).
+  bool missing_grad_as_zero = true;
+};
+
+class AdamW {
+ public:
+  AdamW(std::vector<ParamGroup> groups, AdamWOptions options);
+
+  // One update: every group gets lr * lr_scale; groups with weight_decay > 0 use `weight_decay`
+  // (the scheduled value), as the reference's per-iteration loop sets them.
+  void step(double lr, double weight_decay);
+  // Gradients to undefined (set_to_none).
+  void zero_grad();
+
+  const std::vector<ParamGroup>& groups() const { return groups_; }
+  // Sum of squared gradient norms, sqrt (total 2-norm); 0 when no gradient is present.
+  double grad_norm() const;
+  // Scales all gradients by `factor` (clip or loss-scale removal).
+  void scale_grads(double factor);
+  // True when every present gradient is finite.
+  bool grads_finite() const;
+
+  // State as tensors "opt.<param>.exp_avg", "opt.<param>.exp_avg_sq" (CPU copies) and JSON
+  // {"steps": {"<param>": n}, "betas": [..], "eps": ..}.
+  io::NamedTensors state_tensors() const;
+  nlohmann::json state_json() const;
+  // Restores state saved by the two functions above; throws dfer::Error naming the parameter
+  // when a tensor is missing or its shape differs.
+  void load_state(const std::map<std::string, torch::Tensor>& tensors, const nlohmann::json& meta);
+
+ private:
+  struct State {
+    torch::Tensor exp_avg, exp_avg_sq;
+    int64_t step = 0;
+  };
+  std::vector<ParamGroup> groups_;
+  AdamWOptions options_;
+  std::map<std::string, State> state_;
+};
+
+}  // namespace dfer::train

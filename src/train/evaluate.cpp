@@ -1,0 +1,142 @@
+// Validation and multi-view test passes (see evaluate.h).
+#include "dfer/train/evaluate.h"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "dfer/io/atomic_file.h"
+#include "dfer/train/progress.h"
+#include "dfer/util/error.h"
+
+namespace dfer::train {
+
+namespace {
+torch::Tensor to_device(const torch::Tensor& t, const torch::Device& d) {
+  return t.to(d, /*non_blocking=*/d.is_cuda());
+}
+
+std::vector<int64_t> to_vector(const torch::Tensor& t) {
+  auto c = t.to(torch::kCPU, torch::kLong).contiguous();
+  return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
+}  // namespace
+
+ValidationResult validate(const LogitsFn& logits_fn, data::Loader& loader, int64_t epoch,
+                          const EvalOptions& options) {
+  torch::NoGradGuard no_grad;
+  loader.start_epoch(epoch);
+  std::vector<int64_t> labels, preds;
+  std::vector<float> scores;
+  double loss_sum = 0;
+  Progress progress(options.label, loader.batches_per_epoch(), "batch");
+  int64_t done = 0;
+  while (auto batch = loader.next()) {
+    if (!batch->labels.defined()) throw Error("validation data has no labels");
+    torch::Tensor logits;
+    {
+      AutocastScope autocast(options.precision, options.device);
+      logits = logits_fn(to_device(batch->clips, options.device));
+    }
+    logits = logits.to(torch::kCPU, torch::kFloat);
+    if (logits.dim() != 2 || logits.size(1) != options.num_classes)
+      throw Error("validation: the model returned logits of shape " + c10::str(logits.sizes()) +
+                  ", expected [B, " + std::to_string(options.num_classes) + "]");
+    const torch::Tensor y = batch->labels.to(torch::kLong);
+    loss_sum += torch::nn::functional::cross_entropy(logits, y).item<double>() *
+                static_cast<double>(batch->size());
+    auto p = to_vector(logits.argmax(1));
+    auto l = to_vector(y);
+    preds.insert(preds.end(), p.begin(), p.end());
+    labels.insert(labels.end(), l.begin(), l.end());
+    auto s = logits.contiguous();
+    scores.insert(scores.end(), s.data_ptr<float>(), s.data_ptr<float>() + s.numel());
+    progress.update(++done);
+  }
+  progress.finish();
+  ValidationResult r;
+  r.metrics = compute_classification_metrics(labels, preds, options.num_classes, scores);
+  r.loss = labels.empty() ? 0.0 : loss_sum / static_cast<double>(labels.size());
+  return r;
+}
+
+TestResult test_multiview(const LogitsFn& logits_fn, data::Loader& loader,
+                          const EvalOptions& options) {
+  torch::NoGradGuard no_grad;
+  loader.start_epoch(0);
+  struct Video {
+    std::string id;
+    int64_t label = -1;
+    std::set<std::pair<int64_t, int64_t>> seen;
+    std::vector<double> prob_sum;
+  };
+  std::map<int64_t, Video> videos;  // by annotation row
+  const auto K = static_cast<size_t>(options.num_classes);
+  Progress progress("test", loader.batches_per_epoch(), "batch");
+  int64_t done = 0;
+  while (auto batch = loader.next()) {
+    if (!batch->labels.defined()) throw Error("test data has no labels");
+    torch::Tensor logits;
+    {
+      AutocastScope autocast(options.precision, options.device);
+      logits = logits_fn(to_device(batch->clips, options.device));
+    }
+    auto probs = torch::softmax(logits.to(torch::kCPU, torch::kFloat), 1).contiguous();
+    if (probs.size(1) != options.num_classes)
+      throw Error("test: logits have " + std::to_string(probs.size(1)) + " classes, expected " +
+                  std::to_string(options.num_classes));
+    auto labels = to_vector(batch->labels);
+    const float* pp = probs.data_ptr<float>();
+    for (int64_t i = 0; i < batch->size(); ++i) {
+      Video& v = videos[batch->rows[static_cast<size_t>(i)]];
+      if (v.prob_sum.empty()) {
+        v.prob_sum.assign(K, 0.0);
+        v.id = batch->ids[static_cast<size_t>(i)];
+        v.label = labels[static_cast<size_t>(i)];
+      }
+      // The reference merge keeps the first result of a duplicated view id.
+      if (!v.seen
+               .insert(
+                   {batch->segments[static_cast<size_t>(i)], batch->crops[static_cast<size_t>(i)]})
+               .second)
+        continue;
+      for (size_t c = 0; c < K; ++c) v.prob_sum[c] += pp[static_cast<size_t>(i) * K + c];
+    }
+    progress.update(++done);
+  }
+  progress.finish();
+  TestResult r;
+  for (auto& [row, v] : videos) {
+    r.rows.push_back(row);
+    r.ids.push_back(v.id);
+    r.labels.push_back(v.label);
+    r.views.push_back(static_cast<int64_t>(v.seen.size()));
+    size_t best = 0;
+    for (size_t c = 0; c < K; ++c) {
+      const double p = v.prob_sum[c] / static_cast<double>(v.seen.size());
+      r.probabilities.push_back(static_cast<float>(p));
+      if (v.prob_sum[c] > v.prob_sum[best]) best = c;
+    }
+    r.predictions.push_back(static_cast<int64_t>(best));
+  }
+  r.metrics =
+      compute_classification_metrics(r.labels, r.predictions, options.num_classes, r.probabilities);
+  return r;
+}
+
+void write_predictions_csv(const std::string& path, const TestResult& r) {
+  std::ostringstream os;
+  const size_t K = r.labels.empty() ? 0 : r.probabilities.size() / r.labels.size();
+  os << "id,label,prediction,views";
+  for (size_t c = 0; c < K; ++c) os << ",p" << c;
+  os << "\n";
+  os.precision(7);
+  for (size_t i = 0; i < r.labels.size(); ++i) {
+    os << r.ids[i] << "," << r.labels[i] << "," << r.predictions[i] << "," << r.views[i];
+    for (size_t c = 0; c < K; ++c) os << "," << r.probabilities[i * K + c];
+    os << "\n";
+  }
+  io::write_file_atomic(path, os.str());
+}
+
+}  // namespace dfer::train

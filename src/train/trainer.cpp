@@ -1,0 +1,336 @@
+// The shared training loop (see trainer.h).
+#include "dfer/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "dfer/data/random.h"
+#include "dfer/models/weights.h"
+#include "dfer/train/checkpoint.h"
+#include "dfer/train/metrics.h"
+#include "dfer/train/progress.h"
+#include "dfer/train/signals.h"
+#include "dfer/util/error.h"
+
+namespace dfer::train {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+void batch_to_device(data::Batch& b, const torch::Device& d) {
+  if (d.is_cpu()) return;
+  const bool nb = d.is_cuda();  // pinned host batches make these asynchronous
+  if (b.clips.defined()) b.clips = b.clips.to(d, nb);
+  if (b.labels.defined()) b.labels = b.labels.to(d, nb);
+  if (b.targets.defined()) b.targets = b.targets.to(d, nb);
+  if (b.masks.defined()) b.masks = b.masks.to(d, nb);
+}
+
+// Test hook: a pause after every optimizer step, so process-kill tests can hit a running job.
+int64_t step_delay_ms() {
+  const char* v = std::getenv("DFER_TEST_STEP_DELAY_MS");
+  return v ? std::atoll(v) : 0;
+}
+}  // namespace
+
+int64_t count_trainable(const torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters())
+    if (p.requires_grad()) n += p.numel();
+  return n;
+}
+
+Trainer::Trainer(const Config& cfg, TrainerSetup setup)
+    : cfg_(cfg), s_(std::move(setup)), scaler_(s_.precision == Precision::kFp16) {
+  out_dir_ = cfg.get_string("system.output_dir");
+  if (out_dir_.empty())
+    throw UsageError("system.output_dir: a training run needs an output folder (--output_dir DIR)");
+  if (cfg.get_string("optimization.optimizer") != "adamw")
+    throw UsageError(
+        "optimization.optimizer: only adamw is implemented (the reference recipes "
+        "all use AdamW)");
+  epochs_ = cfg.get_int("training.epochs");
+  update_freq_ = cfg.get_int("training.update_freq");
+  seed_ = static_cast<uint64_t>(cfg.get_int("system.seed"));
+  const int64_t batches = s_.loader->batches_per_epoch();
+  iters_per_epoch_ = batches / update_freq_;
+  if (iters_per_epoch_ < 1)
+    throw UsageError("data.batch_size / training.update_freq: the training set gives " +
+                     std::to_string(batches) + " full batches of " +
+                     std::to_string(cfg.get_int("data.batch_size")) +
+                     " per epoch, fewer than update_freq = " + std::to_string(update_freq_) +
+                     "; use a smaller batch or a larger dataset");
+  ScheduleOptions so;
+  so.lr = cfg.get_float("optimization.lr");
+  so.min_lr = cfg.get_float("optimization.min_lr");
+  so.total_batch = cfg.get_int("data.batch_size") * update_freq_;  // x world size (1 process)
+  so.epochs = epochs_;
+  so.iters_per_epoch = iters_per_epoch_;
+  so.warmup_epochs = cfg.get_int("optimization.warmup_epochs");
+  so.warmup_steps = cfg.get_int("optimization.warmup_steps");
+  so.cosine = cfg.get_string("optimization.sched") == "cosine";
+  so.weight_decay = cfg.get_float("optimization.weight_decay");
+  so.weight_decay_end = cfg.get_opt_float("optimization.weight_decay_end").value_or(-1.0);
+  schedules_ = make_schedules(so);
+  const auto& betas = cfg.get_float_list("optimization.opt_betas");
+  s_.adamw.beta1 = betas.at(0);
+  s_.adamw.beta2 = betas.at(1);
+  s_.adamw.eps = cfg.get_float("optimization.opt_eps");
+  optimizer_ = std::make_unique<AdamW>(s_.groups, s_.adamw);
+}
+
+void Trainer::save(const std::string& tag, int64_t epoch, int64_t next_batch) {
+  const auto t0 = Clock::now();
+  auto weights = models::state_dict(*s_.model);
+  auto tensors = optimizer_->state_tensors();
+  tensors.emplace_back("rng.torch_cpu", cpu_rng_state());
+  nlohmann::json st = {{"version", 1},
+                       {"task", s_.task},
+                       {"epoch", epoch},
+                       {"batch", next_batch},
+                       {"epochs", epochs_},
+                       {"global_step", global_step_},
+                       {"iters_per_epoch", iters_per_epoch_},
+                       {"update_freq", update_freq_},
+                       {"nan_streak", nan_streak_},
+                       {"nan_total", nan_total_},
+                       {"scaler_skips", scaler_skips_},
+                       {"optimizer", optimizer_->state_json()},
+                       {"scaler", scaler_.to_json()},
+                       {"epoch_partial", epoch_partial_},
+                       {"extra", s_.save_extra ? s_.save_extra() : nlohmann::json::object()},
+                       {"seed", seed_},
+                       {"config", cfg_.dump_yaml()}};
+  save_checkpoint(out_dir_, tag, weights, tensors, st);
+  spdlog::info("saved checkpoint-{} (epoch {}, step {}) in {:.2f} s", tag, epoch, global_step_,
+               seconds_since(t0));
+}
+
+void Trainer::resume() {
+  std::optional<LoadedCheckpoint> c;
+  const std::string& explicit_path = cfg_.get_string("training.resume");
+  if (!explicit_path.empty()) {
+    c = load_checkpoint_path(explicit_path);
+  } else if (cfg_.get_bool("training.auto_resume")) {
+    c = find_resume_checkpoint(out_dir_);
+  }
+  if (!c) return;
+  const auto& st = c->state;
+  if (st.value("task", s_.task) != s_.task)
+    throw UsageError("resume: checkpoint-" + c->tag + " is from a " +
+                     st.value("task", std::string("?")) + " run, this is " + s_.task);
+  models::load_state(*s_.model, c->weights, /*strict=*/true);
+  optimizer_->load_state(c->state_tensors, st.at("optimizer"));
+  scaler_.from_json(st.value("scaler", nlohmann::json::object()));
+  if (auto it = c->state_tensors.find("rng.torch_cpu"); it != c->state_tensors.end())
+    set_cpu_rng_state(it->second);
+  start_epoch_ = st.at("epoch").get<int64_t>();
+  start_batch_ = st.value("batch", int64_t{0});
+  global_step_ = st.at("global_step").get<int64_t>();
+  nan_streak_ = st.value("nan_streak", int64_t{0});
+  nan_total_ = st.value("nan_total", int64_t{0});
+  scaler_skips_ = st.value("scaler_skips", int64_t{0});
+  epoch_partial_ = st.value("epoch_partial", nlohmann::json::object());
+  if (s_.load_extra && st.contains("extra")) s_.load_extra(st.at("extra"));
+  if (st.value("iters_per_epoch", iters_per_epoch_) != iters_per_epoch_)
+    spdlog::warn(
+        "resume: the checkpoint ran {} iterations per epoch, this run {} (batch size or "
+        "dataset changed); the schedule position follows the step count",
+        st.value("iters_per_epoch", int64_t{0}), iters_per_epoch_);
+  spdlog::info("resumed from checkpoint-{}: epoch {}, batch {}, step {}", c->tag, start_epoch_,
+               start_batch_, global_step_);
+}
+
+FitResult Trainer::fit() {
+  FitResult result;
+  install_stop_handlers();
+  resume();
+  result.resumed = global_step_ > 0;
+  spdlog::info(
+      "{}: {} epochs x {} iterations (batch {} x update_freq {}), peak lr {:.4g}, min lr "
+      "{:.4g}, {} warm-up iterations, precision {}, device {}",
+      s_.task, epochs_, iters_per_epoch_, cfg_.get_int("data.batch_size"), update_freq_,
+      schedules_.peak_lr, schedules_.min_lr, schedules_.warmup_iters, precision_name(s_.precision),
+      s_.device.str());
+  const std::string metrics_path = (std::filesystem::path(out_dir_) / "metrics.jsonl").string();
+  const int64_t freq = cfg_.get_int("training.save_ckpt_freq");
+  const bool save_ckpt = cfg_.get_bool("training.save_ckpt");
+  const int64_t n_params = count_trainable(*s_.model);
+  for (int64_t epoch = start_epoch_; epoch < epochs_; ++epoch) {
+    const auto t0 = Clock::now();
+    nlohmann::json line = {{"epoch", epoch}};
+    line.update(train_one_epoch(epoch, epoch == start_epoch_ ? start_batch_ : 0, result));
+    if (result.exit_code != 0) return result;
+    epoch_partial_ = nlohmann::json::object();
+    if (s_.on_epoch_end) line.update(s_.on_epoch_end(epoch));
+    line["n_parameters"] = n_params;
+    line["epoch_time_s"] = seconds_since(t0);
+    append_jsonl(metrics_path, line);
+    result.epochs_done = epoch + 1;
+    const int sig = stop_signal();
+    if ((save_ckpt && ((epoch + 1) % freq == 0 || epoch + 1 == epochs_)) || sig != 0) {
+      save(std::to_string(epoch), epoch + 1, 0);
+      prune_checkpoints(out_dir_, cfg_.get_int("training.keep_last_checkpoints"));
+    }
+    if (sig != 0) {
+      spdlog::warn("stopped by signal {} after epoch {}; resume with the same command", sig, epoch);
+      result.exit_code = exit_code_for_signal(sig);
+      return result;
+    }
+  }
+  if (start_epoch_ >= epochs_) {
+    spdlog::info("training already complete ({} epochs)", epochs_);
+    result.epochs_done = epochs_;
+  }
+  result.global_step = global_step_;
+  result.skipped_steps = nan_total_;
+  remove_stop_handlers();
+  return result;
+}
+
+nlohmann::json Trainer::train_one_epoch(int64_t epoch, int64_t start_batch, FitResult& result) {
+  s_.model->train();
+  s_.loader->start_epoch(epoch, start_batch);
+  Average loss_avg, lr_avg, gnorm_avg;
+  double data_wait = 0;
+  if (start_batch > 0 && epoch_partial_.contains("loss_sum")) {
+    loss_avg.sum = epoch_partial_["loss_sum"];
+    loss_avg.n = epoch_partial_["loss_n"];
+    lr_avg.sum = epoch_partial_["lr_sum"];
+    lr_avg.n = epoch_partial_["lr_n"];
+  }
+  const int64_t max_batches = iters_per_epoch_ * update_freq_;
+  const int64_t max_nan = cfg_.get_int("training.max_nan_steps");
+  const auto clip = cfg_.get_opt_float("optimization.clip_grad");
+  const int64_t delay = step_delay_ms();
+  Progress progress(s_.task + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs_),
+                    iters_per_epoch_, "it");
+  int64_t batch_index = start_batch, micro = 0, clips = 0;
+  bool bad = false;
+  double micro_loss = 0;
+  const auto t_epoch = Clock::now();
+  double lr = 0, wd = 0;
+  while (batch_index < max_batches) {
+    auto t_wait = Clock::now();
+    auto batch = s_.loader->next();
+    data_wait += seconds_since(t_wait);
+    if (!batch) break;
+    batch_to_device(*batch, s_.device);
+    const size_t it = static_cast<size_t>(
+        std::min<int64_t>(global_step_, static_cast<int64_t>(schedules_.lr.size()) - 1));
+    lr = schedules_.lr[it];
+    wd = schedules_.wd[it];
+    // Per-micro-batch seed: drop path (torch RNG) and mixup draws do not depend on how the run
+    // was split into processes / resumes.
+    const uint64_t seed =
+        data::mix_seed(seed_, static_cast<uint64_t>(global_step_ * update_freq_ + micro));
+    torch::manual_seed(seed);
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(s_.precision, s_.device);
+      loss = s_.loss(*batch, seed);
+    }
+    const double lv = loss.item<double>();
+    if (!std::isfinite(lv)) {
+      bad = true;
+      spdlog::warn("non-finite loss ({}) at epoch {} batch {} (step {}): skipping the step", lv,
+                   epoch, batch_index, global_step_);
+    } else if (!bad) {
+      torch::Tensor l = loss.to(torch::kFloat) / static_cast<double>(update_freq_);
+      if (scaler_.enabled()) l = l * scaler_.scale();
+      l.backward();
+      micro_loss += lv;
+    }
+    clips += batch->size();
+    ++micro;
+    ++batch_index;
+    if (micro < update_freq_) continue;
+
+    bool stepped = false;
+    double gnorm = 0;
+    if (!bad) {
+      if (scaler_.enabled()) optimizer_->scale_grads(1.0 / scaler_.scale());
+      gnorm = optimizer_->grad_norm();
+      const bool finite = std::isfinite(gnorm);
+      if (scaler_.enabled()) {
+        scaler_.update(!finite);
+        if (!finite) ++scaler_skips_;  // fp16 overflow: expected now and then, not an error
+      } else if (!finite) {
+        bad = true;
+        spdlog::warn("non-finite gradient norm at epoch {} batch {} (step {}): skipping the step",
+                     epoch, batch_index - 1, global_step_);
+      }
+      if (finite) {
+        if (clip && *clip > 0 && gnorm > *clip) optimizer_->scale_grads(*clip / (gnorm + 1e-6));
+        optimizer_->step(lr, wd);
+        stepped = true;
+      }
+    }
+    optimizer_->zero_grad();
+    if (bad) {
+      ++nan_streak_;
+      ++nan_total_;
+      if (max_nan > 0 && nan_streak_ >= max_nan)
+        throw Error("training diverged: " + std::to_string(nan_streak_) +
+                    " steps in a row had a non-finite loss or gradient (last at epoch " +
+                    std::to_string(epoch) + ", step " + std::to_string(global_step_) +
+                    "); lower optimization.lr, set optimization.clip_grad, or use "
+                    "system.precision fp32 (training.max_nan_steps sets this limit)");
+    } else if (stepped) {
+      nan_streak_ = 0;
+      loss_avg.add(micro_loss / static_cast<double>(update_freq_));
+      gnorm_avg.add(gnorm);
+      result.last_loss = micro_loss / static_cast<double>(update_freq_);
+    }
+    lr_avg.add(lr);
+    bad = false;
+    micro = 0;
+    micro_loss = 0;
+    ++global_step_;
+    char status[128];
+    std::snprintf(status, sizeof status, "loss %.4f lr %.3g", loss_avg.mean(), lr);
+    progress.update(batch_index / update_freq_, status);
+    if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    if (const int sig = stop_signal()) {
+      progress.finish(status);
+      epoch_partial_ = {{"loss_sum", loss_avg.sum},
+                        {"loss_n", loss_avg.n},
+                        {"lr_sum", lr_avg.sum},
+                        {"lr_n", lr_avg.n}};
+      spdlog::warn("signal {} received: saving at epoch {} batch {} and stopping", sig, epoch,
+                   batch_index);
+      save(std::to_string(epoch) + "-" + std::to_string(batch_index), epoch, batch_index);
+      result.exit_code = exit_code_for_signal(sig);
+      result.global_step = global_step_;
+      return nlohmann::json::object();
+    }
+  }
+  const double elapsed = seconds_since(t_epoch);
+  char status[128];
+  std::snprintf(status, sizeof status, "loss %.4f", loss_avg.mean());
+  progress.finish(status);
+  spdlog::info(
+      "{} epoch {}: loss {:.4f}, lr {:.4g}, {:.1f} clips/s, data wait {:.1f} s of {:.1f} s",
+      s_.task, epoch, loss_avg.mean(), lr_avg.mean(),
+      elapsed > 0 ? static_cast<double>(clips) / elapsed : 0.0, data_wait, elapsed);
+  return {{"train_loss", loss_avg.mean()},
+          {"train_lr", lr_avg.mean()},
+          {"train_last_lr", lr},
+          {"train_weight_decay", wd},
+          {"train_grad_norm", gnorm_avg.mean()},
+          {"train_skipped_steps", nan_total_},
+          {"train_scaler_skips", scaler_skips_},
+          {"train_clips_per_s", elapsed > 0 ? static_cast<double>(clips) / elapsed : 0.0},
+          {"train_data_wait_s", data_wait}};
+}
+
+}  // namespace dfer::train

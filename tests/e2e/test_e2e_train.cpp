@@ -1,0 +1,288 @@
+// End-to-end runs of the real executables on a tiny synthetic dataset: pre-train -> fine-tune with
+// checkpoints, metrics.jsonl and final results that match the saved predictions; bitwise-exact
+// resume after SIGKILL; SIGTERM leaves a loadable checkpoint and exit code 143.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "dfer/io/safetensors.h"
+#include "dfer/train/checkpoint.h"
+#include "dfer/train/metrics.h"
+#include "support/fixtures.h"
+
+namespace fs = std::filesystem;
+using dfer::test::bin;
+
+namespace {
+
+// Starts `args` with extra environment entries, stdout/stderr into `log`.
+pid_t spawn(const std::vector<std::string>& args, const std::string& log,
+            const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    ::setenv("OMP_NUM_THREADS", "1", 1);
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Exit status, or 128 + signal.
+int wait_for(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int run(const std::vector<std::string>& args, const std::string& log,
+        const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  const int code = wait_for(spawn(args, log, env));
+  if (code != 0) UNSCOPED_INFO("log " << log << ":\n" << slurp(log));
+  return code;
+}
+
+// The tiny geometry shared by both models: 32 px, 4 frames -> 2 x 2 x 2 tokens, two LGI regions
+// of 2 x 1 x 2, part windows of 1 x 2 tokens, 50 % masking.
+const char* kModel = R"(
+model:
+  input_size: 32
+  patch_size: 16
+  tubelet_size: 2
+  embed_dim: 32
+  num_heads: 2
+  attn_type: local_global
+  lg_region_size: [2, 1, 2]
+data:
+  dataset_name: synth
+  num_frames: 4
+  sampling_rate: 2
+  short_side_size: 32
+  batch_size: 8
+  num_workers: 2
+optimization:
+  lr: 0.002
+  warmup_epochs: 1
+system:
+  device: cpu
+  num_threads: 1
+  seed: 3
+)";
+
+struct Data {
+  fs::path root, pretrain_yaml, finetune_yaml;
+};
+
+const Data& data() {
+  static Data d = [] {
+    Data x;
+    x.root = dfer::test::temp_dir("e2e_train");
+    const auto synth = x.root / "synth";
+    const int code = run({bin("dfer-prep"), "synth", "--out", synth.string(), "--videos", "42",
+                          "--size", "40", "--min-frames", "8", "--max-frames", "12"},
+                         (x.root / "prep.log").string());
+    REQUIRE(code == 0);
+    x.pretrain_yaml = x.root / "pretrain.yaml";
+    std::ofstream(x.pretrain_yaml) << kModel << "\n"
+                                   << "pretraining: {use_frame_diff_as_target: true}\n"
+                                   << "training: {epochs: 2, save_ckpt_freq: 1}\n";
+    // Sections may appear once per file: put the model-kind keys into override lists instead.
+    x.finetune_yaml = x.root / "finetune.yaml";
+    std::ofstream(x.finetune_yaml) << kModel;
+    return x;
+  }();
+  return d;
+}
+
+std::vector<std::string> pretrain_cmd(const fs::path& out) {
+  const auto& d = data();
+  return {bin("dfer-pretrain"),
+          "--config",
+          d.pretrain_yaml.string(),
+          "--output_dir",
+          out.string(),
+          "model.name",
+          "pretrain_videomae_base_dim512_no_depth_patch16_160",
+          "model.encoder_depth",
+          "2",
+          "model.decoder_depth",
+          "1",
+          "model.decoder_embed_dim",
+          "16",
+          "model.decoder_num_heads",
+          "2",
+          "model.mask_ratio",
+          "0.5",
+          "model.part_win_size",
+          "[2,1,2]",
+          "model.drop_path",
+          "0.0",
+          "data.data_path",
+          (d.root / "synth" / "pretrain.csv").string()};
+}
+
+std::vector<std::string> finetune_cmd(const fs::path& out, int epochs) {
+  const auto& d = data();
+  return {bin("dfer-finetune"),
+          "--config",
+          d.finetune_yaml.string(),
+          "--output_dir",
+          out.string(),
+          "model.name",
+          "vit_base_dim512_no_depth_patch16_160",
+          "model.depth",
+          "2",
+          "model.drop_path",
+          "0.1",
+          "model.lg_classify_token_type",
+          "region",
+          "data.data_path",
+          (d.root / "synth").string(),
+          "data.num_classes",
+          "7",
+          "training.epochs",
+          std::to_string(epochs),
+          "training.save_ckpt_freq",
+          "1"};
+}
+
+std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("pre-train 2 epochs, then fine-tune 2 epochs from it", "[e2e][train]") {
+  const auto& d = data();
+  const auto pre = d.root / "pre";
+  REQUIRE(run(pretrain_cmd(pre), (d.root / "pre.log").string()) == 0);
+  CHECK(fs::exists(pre / "checkpoint-1.safetensors"));
+  CHECK(fs::exists(pre / "checkpoint-1.state.safetensors"));
+  CHECK(fs::exists(pre / "config.yaml"));
+  CHECK(fs::exists(pre / "log.txt"));
+  const auto pre_lines = read_jsonl(pre / "metrics.jsonl");
+  REQUIRE(pre_lines.size() == 2);
+  CHECK(std::isfinite(pre_lines[1].at("train_loss").get<double>()));
+
+  const auto ft = d.root / "ft";
+  auto cmd = finetune_cmd(ft, 2);
+  cmd.insert(cmd.end(), {"training.finetune", (pre / "checkpoint-1.safetensors").string()});
+  REQUIRE(run(cmd, (d.root / "ft.log").string()) == 0);
+  CHECK(slurp(ft / "log.txt").find("loaded pre-trained weights") != std::string::npos);
+  CHECK(fs::exists(ft / "checkpoint-1.safetensors"));
+  const auto lines = read_jsonl(ft / "metrics.jsonl");
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].contains("val_uar"));
+
+  const auto results = nlohmann::json::parse(slurp(ft / "final_results.json"));
+  const double uar = results.at("final_uar"), war = results.at("final_war");
+  CHECK(uar >= 0.0);
+  CHECK(uar <= 1.0);
+  CHECK(war >= 0.0);
+  CHECK(war <= 1.0);
+  // Recompute from the saved per-video predictions.
+  std::ifstream in(ft / "test_predictions.csv");
+  std::string line;
+  std::getline(in, line);
+  std::vector<int64_t> labels, preds;
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::string id, label, pred;
+    std::getline(ss, id, ',');
+    std::getline(ss, label, ',');
+    std::getline(ss, pred, ',');
+    labels.push_back(std::stoll(label));
+    preds.push_back(std::stoll(pred));
+  }
+  REQUIRE(static_cast<int64_t>(labels.size()) == results.at("num_videos").get<int64_t>());
+  const auto m = dfer::train::compute_classification_metrics(labels, preds, 7);
+  CHECK(m.uar == Approx(uar).margin(1e-12));
+  CHECK(m.war == Approx(war).margin(1e-12));
+}
+
+TEST_CASE("resume after SIGKILL is bitwise exact", "[e2e][train][resume]") {
+  const auto& d = data();
+  const auto straight = d.root / "straight";
+  REQUIRE(run(finetune_cmd(straight, 4), (d.root / "straight.log").string()) == 0);
+
+  const auto killed = d.root / "killed";
+  const std::string log = (d.root / "killed.log").string();
+  const pid_t pid = spawn(finetune_cmd(killed, 4), log, {{"DFER_TEST_STEP_DELAY_MS", "300"}});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(killed / "checkpoint-1.state.safetensors") &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ::kill(pid, SIGKILL);
+  CHECK(wait_for(pid) == 128 + SIGKILL);
+  REQUIRE(fs::exists(killed / "checkpoint-1.state.safetensors"));
+  CHECK_FALSE(fs::exists(killed / "final_results.json"));
+
+  REQUIRE(run(finetune_cmd(killed, 4), log) == 0);
+  CHECK(slurp(log).find("resumed from checkpoint-") != std::string::npos);
+  const auto a = dfer::io::load_safetensors((straight / "checkpoint-3.safetensors").string());
+  const auto b = dfer::io::load_safetensors((killed / "checkpoint-3.safetensors").string());
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].first);
+    CHECK(a[i].first == b[i].first);
+    CHECK(torch::equal(a[i].second, b[i].second));
+  }
+  const auto ra = nlohmann::json::parse(slurp(straight / "final_results.json"));
+  const auto rb = nlohmann::json::parse(slurp(killed / "final_results.json"));
+  CHECK(ra.at("final_uar") == rb.at("final_uar"));
+}
+
+TEST_CASE("SIGTERM saves a loadable checkpoint and exits 143", "[e2e][train][signal]") {
+  const auto& d = data();
+  const auto out = d.root / "term";
+  const std::string log = (d.root / "term.log").string();
+  const pid_t pid = spawn(finetune_cmd(out, 4), log, {{"DFER_TEST_STEP_DELAY_MS", "300"}});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (slurp(out / "log.txt").find("finetune: 4 epochs") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  ::kill(pid, SIGTERM);
+  CHECK(wait_for(pid) == 143);
+  auto c = dfer::train::find_resume_checkpoint(out.string());
+  REQUIRE(c);
+  CHECK(c->state.at("global_step").get<int64_t>() > 0);
+  CHECK(slurp(log).find("signal 15") != std::string::npos);
+  // The run continues from there to the end.
+  REQUIRE(run(finetune_cmd(out, 4), log) == 0);
+  CHECK(fs::exists(out / "final_results.json"));
+}
