@@ -22,8 +22,10 @@ void check_uint8_clip(const torch::Tensor& clip, const char* what);
 // --- geometry (Image.transform(AFFINE) semantics) ---
 
 // Output pixel (x, y) takes the input at (a*(x+.5) + b*(y+.5) + c, d*(x+.5) + e*(y+.5) + f)
-// with m = {a, b, c, d, e, f}, sampled with Pillow's transform filters (bicubic a = -1, edge
-// clamping); points outside the input get `fill` in every channel.
+// with m = {a, b, c, d, e, f}; points outside the input get `fill` in every channel, as Pillow
+// decides it. The samples are OpenCV's (edge replication, bicubic a = -0.75 in fixed point), so
+// non-integer positions differ from Pillow's filters (a = -1) by a few grey levels; integer
+// shifts and right-angle rotations are exact.
 torch::Tensor affine_transform(const torch::Tensor& clip, const std::array<double, 6>& m,
                                Interpolation interpolation, int64_t fill);
 
