@@ -1,5 +1,6 @@
 // dfer-model: model utilities. `env` (environment report for bug reports), `summary` (parameters
-// and MACs per clip of a configured model), `convert` (official .pth -> safetensors).
+// and MACs per clip of a configured model), `convert` (official .pth -> safetensors), `bench`
+// (training / evaluation step and loader throughput; figures, not tests).
 #include <CLI/CLI.hpp>
 
 #include <spdlog/spdlog.h>
@@ -10,7 +11,10 @@
 #include "dfer/io/weight_files.h"
 #include "dfer/models/build.h"
 #include "dfer/models/summary.h"
+#include "dfer/train/bench.h"
+#include "dfer/train/loader_bench.h"
 #include "dfer/train/model_factory.h"
+#include "dfer/train/precision.h"
 #include "dfer/util/error.h"
 #include "dfer/util/system.h"
 
@@ -39,6 +43,38 @@ int main(int argc, char** argv) {
   convert->add_option("input", in, "checkpoint written by torch.save (.pth)")->required();
   convert->add_option("output", out, "safetensors file to write")->required();
 
+  auto* bench = app.add_subcommand(
+      "bench", "throughput of a configured model (--train, --eval) or of the loader (--loader)");
+  dfer::CliArgs bcli;
+  std::vector<std::string> btokens;
+  dfer::add_common_options(*bench, bcli, btokens);
+  bool b_train = false, b_eval = false, b_loader = false;
+  int64_t b_batch = 2;
+  int b_steps = 5, b_warmup = 2, b_runs = 3;
+  int64_t b_batches = 8;
+  std::string b_precision;
+  std::vector<std::string> b_sources;
+  std::vector<int64_t> b_workers = {1, 2};
+  bench->add_flag("--train", b_train, "training steps: clips/s, data/forward/backward/optimizer");
+  bench->add_flag("--eval", b_eval, "evaluation forward passes: clips/s");
+  bench->add_flag("--loader", b_loader, "training loader: clips/s per source and worker count");
+  bench->add_option("--batch", b_batch, "clips per step (--train/--eval)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--steps", b_steps, "measured steps (median reported)")->capture_default_str();
+  bench->add_option("--warmup", b_warmup, "unmeasured steps first")->capture_default_str();
+  bench->add_option("--precision", b_precision, "fp32 | bf16 | fp16 (default: system.precision)");
+  bench->add_option("--source", b_sources,
+                    "LABEL=DATA_PATH for --loader: a folder with train.csv or a pack (repeatable)");
+  bench->add_option("--workers", b_workers, "--loader worker counts")->capture_default_str();
+  bench->add_option("--batches", b_batches, "--loader batches timed per run")
+      ->capture_default_str();
+  bool b_eval_chain = false;
+  bench->add_flag("--eval-chain", b_eval_chain,
+                  "--loader: validation transforms instead of the training augmentation");
+  bench->add_option("--runs", b_runs, "--loader runs per row (median reported)")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -55,6 +91,47 @@ int main(int argc, char** argv) {
       auto model = dfer::models::build_model(spec);
       double mask_ratio = cfg.get_float("model.mask_ratio");
       std::cout << dfer::models::summarize(*model, spec, batch, mask_ratio).to_string() << "\n";
+    } else if (*bench) {
+      if (int(b_train) + int(b_eval) + int(b_loader) == 0)
+        throw dfer::UsageError("bench: choose --train, --eval and/or --loader");
+      bcli.overrides = dfer::pair_overrides(btokens);
+      auto cfg = dfer::load_config(bcli);
+      if (b_loader) {
+        dfer::train::LoaderBenchOptions lo;
+        for (const auto& s : b_sources) {
+          const auto eq = s.find('=');
+          if (eq == std::string::npos)
+            lo.sources.emplace_back(s, s);
+          else
+            lo.sources.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+        }
+        if (lo.sources.empty())
+          lo.sources.emplace_back("data_path", cfg.get_string("data.data_path"));
+        lo.workers = b_workers;
+        lo.batches = b_batches;
+        lo.runs = b_runs;
+        lo.eval_chain = b_eval_chain;
+        std::cout << "loader benchmark (training split, "
+                  << (b_eval_chain ? "validation transforms"
+                                   : "full train augmentation of the config")
+                  << "), " << at::get_num_threads() << " intra-op threads\n"
+                  << dfer::train::loader_bench_table(dfer::train::bench_loader(cfg, lo));
+      }
+      if (b_train || b_eval) {
+        dfer::train::TrainBenchOptions to;
+        to.spec = dfer::train::model_spec_from_config(cfg);
+        to.device = dfer::train::resolve_device(cfg.get_string("system.device"));
+        to.precision = dfer::train::parse_precision(
+            b_precision.empty() ? cfg.get_string("system.precision") : b_precision, to.device);
+        to.batch = b_batch;
+        to.steps = b_steps;
+        to.warmup = b_warmup;
+        to.mask_ratio = cfg.get_float("model.mask_ratio");
+        std::cout << "precision " << dfer::train::precision_name(to.precision) << ", device "
+                  << to.device.str() << ", " << at::get_num_threads() << " threads\n";
+        if (b_train) std::cout << dfer::train::bench_train(to).to_string() << "\n";
+        if (b_eval) std::cout << dfer::train::bench_eval(to).to_string() << "\n";
+      }
     } else if (*convert) {
       auto r = dfer::io::convert_pth_to_safetensors(in, out);
       std::cout << "wrote " << out << ": " << r.tensors << " tensors, " << r.values

@@ -1,0 +1,61 @@
+// Training-step benchmark (dfer-model bench --train): clips/s, the split of a step into data /
+// forward / backward / optimizer, peak memory, and model-FLOP utilisation against a measured GEMM
+// peak. Inputs are random clips of the model's shape, so "data" is batch creation + the host ->
+// device copy, not decoding.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+#include "dfer/models/spec.h"
+#include "dfer/train/precision.h"
+
+namespace dfer::train {
+
+struct TrainBenchOptions {
+  models::ModelSpec spec;  // fine-tune (classification step) or pre-train (MAE step) model
+  int64_t batch = 8;
+  int warmup = 2;           // steps excluded from the statistics
+  int steps = 5;            // measured steps (median reported)
+  double mask_ratio = 0.9;  // pre-train: part-window / tube mask ratio
+  torch::Device device = torch::kCPU;
+  Precision precision = Precision::kFp32;
+};
+
+struct TrainBenchResult {
+  std::string description;
+  int64_t batch = 0;
+  // Medians over the measured steps, seconds.
+  double step_s = 0, data_s = 0, forward_s = 0, backward_s = 0, optimizer_s = 0;
+  double clips_per_s = 0;
+  int64_t peak_memory_bytes = 0;    // CUDA: peak allocated; CPU: peak resident set (VmHWM)
+  std::string memory_kind;          // "cuda allocated" / "host RSS"
+  double train_gflop_per_step = 0;  // 3 x forward FLOPs (2 x MACs) of the batch
+  double achieved_tflops = 0;
+  double gemm_peak_tflops = 0;  // measured dense matmul rate in the compute dtype
+  double mfu = 0;               // achieved / peak
+  std::string to_string() const;
+};
+
+TrainBenchResult bench_train(const TrainBenchOptions& options);
+
+// Evaluation throughput of the fine-tune model: forward passes under inference mode and the
+// precision's autocast, the model in eval mode (no drop path), as the multi-view test runs them.
+struct EvalBenchResult {
+  std::string description;
+  int64_t batch = 0;
+  double step_s = 0, clips_per_s = 0;  // median over the measured steps
+  int64_t peak_memory_bytes = 0;
+  std::string memory_kind;
+  std::string to_string() const;
+};
+
+EvalBenchResult bench_eval(const TrainBenchOptions& options);
+
+// Dense matmul throughput (TFLOP/s) on `device` in the dtype `precision` computes in: n x n x n,
+// median of `reps` after a warm-up.
+double measure_gemm_tflops(const torch::Device& device, Precision precision, int64_t n = 2048,
+                           int reps = 5);
+
+}  // namespace dfer::train

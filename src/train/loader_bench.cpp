@@ -1,0 +1,123 @@
+// Loader benchmark (see loader_bench.h).
+#include "dfer/train/loader_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "dfer/data/loader.h"
+#include "dfer/train/data_setup.h"
+#include "dfer/train/model_factory.h"
+#include "dfer/util/error.h"
+
+namespace dfer::train {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+int64_t peak_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // kB
+  return 0;
+}
+
+// Linux: writing 5 to clear_refs resets VmHWM to the current RSS, so each row reports its own peak
+// rather than the largest one so far.
+void reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  if (out) out << "5";
+}
+}  // namespace
+
+std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOptions& o) {
+  std::vector<LoaderBenchRow> rows;
+  for (const auto& [label, path] : o.sources) {
+    Config cfg = base;
+    cfg.set_string("data.data_path", path);
+    const auto spec = model_spec_from_config(cfg);
+    const auto mode = o.eval_chain ? data::ClipMode::kValidation : data::ClipMode::kTrain;
+    // Both chains read the training list (the validation chain only changes the transforms).
+    auto train_rows = make_clip_dataset(cfg, data::ClipMode::kTrain, spec);
+    std::shared_ptr<data::ClipDataset> dataset = train_rows;
+    if (o.eval_chain) {
+      auto opts = train_rows->options();
+      opts.mode = mode;
+      const int side = static_cast<int>(opts.train.short_side_size);
+      dataset = std::make_shared<data::ClipDataset>(
+          train_rows->rows(), data::make_frame_loader(opts.source, side, side), opts);
+    }
+    for (const int64_t w : o.workers) {
+      auto lo = make_loader_options(cfg, data::ClipMode::kTrain, false);
+      lo.num_workers = w;
+      data::Loader loader(dataset, lo);
+      const int64_t per_epoch = loader.batches_per_epoch();
+      if (per_epoch < 2)
+        throw UsageError("bench --loader: '" + path + "' gives fewer than 2 training batches of " +
+                         std::to_string(lo.batch_size));
+      const int64_t n = std::min<int64_t>(o.batches, per_epoch - 1);
+      reset_peak_rss();
+      LoaderBenchRow row;
+      row.source = label;
+      row.workers = w;
+      row.batch = lo.batch_size;
+      row.chain = o.eval_chain ? "eval" : "train";
+      std::vector<double> rates;
+      for (int run = 0; run < o.runs; ++run) {
+        loader.start_epoch(run);
+        auto first = loader.next();  // fills the pipeline; not timed
+        if (!first) throw Error("bench --loader: empty epoch");
+        if (row.clip_shape.empty()) {
+          const auto s = first->clips.sizes();
+          row.clip_shape = std::to_string(s[1]) + "x" + std::to_string(s[2]) + "x" +
+                           std::to_string(s[3]) + "x" + std::to_string(s[4]);
+        }
+        const auto t0 = Clock::now();
+        int64_t clips = 0;
+        for (int64_t b = 0; b < n; ++b) {
+          auto batch = loader.next();
+          if (!batch) break;
+          clips += batch->size();
+        }
+        const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+        rates.push_back(s > 0 ? static_cast<double>(clips) / s : 0.0);
+        spdlog::debug("loader bench {} workers={} run {}: {:.1f} clips/s", label, w, run,
+                      rates.back());
+      }
+      std::sort(rates.begin(), rates.end());
+      row.clips_per_s = rates[rates.size() / 2];
+      row.min_clips_per_s = rates.front();
+      row.peak_rss_bytes = peak_rss_bytes();
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+std::string loader_bench_table(const std::vector<LoaderBenchRow>& rows) {
+  std::string out;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-16s %-6s %7s %5s %-14s %10s %10s %8s %10s\n", "source", "chain",
+                "workers", "batch", "clip", "clips/s", "slowest", "speedup", "peak RSS");
+  out += buf;
+  std::map<int64_t, double> base;  // first source's rate per worker count
+  for (const auto& r : rows)
+    if (!base.count(r.workers)) base[r.workers] = r.clips_per_s;
+  for (const auto& r : rows) {
+    const double b = base[r.workers];
+    std::snprintf(buf, sizeof buf, "%-16s %-6s %7lld %5lld %-14s %10.1f %10.1f %7.2fx %7.0f MiB\n",
+                  r.source.c_str(), r.chain.c_str(), static_cast<long long>(r.workers),
+                  static_cast<long long>(r.batch), r.clip_shape.c_str(), r.clips_per_s,
+                  r.min_clips_per_s, b > 0 ? r.clips_per_s / b : 0.0,
+                  static_cast<double>(r.peak_rss_bytes) / (1 << 20));
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace dfer::train
