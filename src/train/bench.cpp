@@ -39,20 +39,6 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-int64_t host_peak_rss() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // kB
-  return 0;
-}
-
-// Linux: writing 5 to clear_refs resets VmHWM, so a benchmark reports its own peak.
-void reset_host_peak() {
-  std::ofstream out("/proc/self/clear_refs");
-  if (out) out << "5";
-}
-
 void reset_peaks(const torch::Device& d) {
   reset_host_peak();
 #ifdef DFER_WITH_CUDA
@@ -90,6 +76,20 @@ torch::Tensor bench_mask(const models::ModelSpec& s, int64_t batch, double ratio
   return frame.repeat({g[0]}).unsqueeze(0).expand({batch, per_frame * g[0]}).contiguous();
 }
 }  // namespace
+
+int64_t host_peak_rss() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // kB
+  return 0;
+}
+
+// Linux: writing 5 to clear_refs resets VmHWM, so a benchmark reports its own peak.
+void reset_host_peak() {
+  std::ofstream out("/proc/self/clear_refs");
+  if (out) out << "5";
+}
 
 double measure_gemm_tflops(const torch::Device& device, Precision precision, int64_t n, int reps) {
   torch::NoGradGuard ng;

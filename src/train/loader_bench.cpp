@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <map>
 
 #include <spdlog/spdlog.h>
 
 #include "dfer/data/loader.h"
+#include "dfer/train/bench.h"
 #include "dfer/train/data_setup.h"
 #include "dfer/train/model_factory.h"
 #include "dfer/util/error.h"
@@ -18,21 +18,6 @@ namespace dfer::train {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-
-int64_t peak_rss_bytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // kB
-  return 0;
-}
-
-// Linux: writing 5 to clear_refs resets VmHWM to the current RSS, so each row reports its own peak
-// rather than the largest one so far.
-void reset_peak_rss() {
-  std::ofstream out("/proc/self/clear_refs");
-  if (out) out << "5";
-}
 }  // namespace
 
 std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOptions& o) {
@@ -61,7 +46,7 @@ std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOp
         throw UsageError("bench --loader: '" + path + "' gives fewer than 2 training batches of " +
                          std::to_string(lo.batch_size));
       const int64_t n = std::min<int64_t>(o.batches, per_epoch - 1);
-      reset_peak_rss();
+      reset_host_peak();
       LoaderBenchRow row;
       row.source = label;
       row.workers = w;
@@ -92,7 +77,7 @@ std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOp
       std::sort(rates.begin(), rates.end());
       row.clips_per_s = rates[rates.size() / 2];
       row.min_clips_per_s = rates.front();
-      row.peak_rss_bytes = peak_rss_bytes();
+      row.peak_rss_bytes = host_peak_rss();
       rows.push_back(row);
     }
   }

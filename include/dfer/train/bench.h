@@ -53,6 +53,11 @@ struct EvalBenchResult {
 
 EvalBenchResult bench_eval(const TrainBenchOptions& options);
 
+// The process's peak resident set (VmHWM, bytes) and its reset (Linux clear_refs), so each
+// benchmark row reports its own peak. 0 / no-op where /proc is unavailable.
+int64_t host_peak_rss();
+void reset_host_peak();
+
 // Dense matmul throughput (TFLOP/s) on `device` in the dtype `precision` computes in: n x n x n,
 // median of `reps` after a warm-up.
 double measure_gemm_tflops(const torch::Device& device, Precision precision, int64_t n = 2048,
