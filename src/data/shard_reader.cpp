@@ -299,8 +299,7 @@ std::unique_ptr<FrameSource> PackedDataset::source(const std::string& key) const
   return source(*i);
 }
 
-std::unique_ptr<FrameSource> open_packed_source(const std::string& pack_path,
-                                                const std::string& key) {
+std::shared_ptr<const PackedDataset> open_packed_dataset(const std::string& pack_path) {
   // Packs stay open for the life of the process (a loader asks for one clip per sample); an index
   // rewritten since (a new pack in the same folder) is noticed by its modification time and size.
   struct Entry {
@@ -317,18 +316,19 @@ std::unique_ptr<FrameSource> open_packed_source(const std::string& pack_path,
   if (ec) canon = index.string();
   auto mtime = fs::last_write_time(index, ec);
   auto size = fs::file_size(index, ec);
-  std::shared_ptr<const PackedDataset> ds;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    Entry& e = cache[canon];
-    if (!e.ds || e.mtime != mtime || e.size != size) {
-      e.ds = PackedDataset::open(index.string());
-      e.mtime = mtime;
-      e.size = size;
-    }
-    ds = e.ds;
+  std::lock_guard<std::mutex> lock(mu);
+  Entry& e = cache[canon];
+  if (!e.ds || e.mtime != mtime || e.size != size) {
+    e.ds = PackedDataset::open(index.string());
+    e.mtime = mtime;
+    e.size = size;
   }
-  return ds->source(key);
+  return e.ds;
+}
+
+std::unique_ptr<FrameSource> open_packed_source(const std::string& pack_path,
+                                                const std::string& key) {
+  return open_packed_dataset(pack_path)->source(key);
 }
 
 }  // namespace dfer::data

@@ -59,7 +59,7 @@ namespace {
 // the frame loader reads the memory-mapped clips. Labels are checked here as the CSV reader does.
 std::vector<io::AnnotationRow> packed_rows(const fs::path& pack_dir, data::ClipMode mode,
                                            int num_classes, std::string* source) {
-  auto pack = data::PackedDataset::open(pack_dir.string());
+  auto pack = data::open_packed_dataset(pack_dir.string());
   std::vector<std::string> names;
   switch (mode) {
     case data::ClipMode::kTrain:

@@ -107,6 +107,10 @@ class PackedDataset : public std::enable_shared_from_this<PackedDataset> {
   std::vector<PackSkip> skipped_;
 };
 
+// The pack at `pack_path` (directory or index file), opened once per process and shared; reopened
+// when its index file changes.
+std::shared_ptr<const PackedDataset> open_packed_dataset(const std::string& pack_path);
+
 // Source for clip `key` of the pack at `pack_path` (directory or index file); the pack is opened
 // once per process and cached. This is what open_frame_source("<pack>#<key>") calls.
 std::unique_ptr<FrameSource> open_packed_source(const std::string& pack_path,
