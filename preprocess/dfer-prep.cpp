@@ -39,6 +39,9 @@ Command add_synth(CLI::App& app, const int& threads) {
       ->capture_default_str();
   cmd->add_option("--min-intensity", opt->min_intensity, "weakest apex intensity in [0, 1]")
       ->capture_default_str();
+  cmd->add_option("--face-zoom", opt->face_zoom,
+                  "framing: 1 = head and shoulders, 1.6 = an aligned face crop")
+      ->capture_default_str();
   cmd->add_option("--contact-sheet", *sheet, "also write a PNG: rows = classes, columns = time");
   cmd->add_option("--sheet-columns", *columns, "frames per class on the contact sheet")
       ->capture_default_str();

@@ -20,7 +20,9 @@ banner() { echo; echo "==> $*"; }
 
 if [ ! -f "$data/test.csv" ]; then
   banner "rendering the synthetic dataset into $data"
-  "$bin/dfer-prep" synth --out "$data"
+  # 3000 clips at 64 px, framed like aligned face crops, with clear expressions (see README).
+  "$bin/dfer-prep" synth --out "$data" --videos 3000 --size 64 --face-zoom 1.6 \
+    --feature-scale 2.0 --min-intensity 0.9
 fi
 
 banner "MAE-DFER pre-training (configs/synth_pretrain.yaml) -> $out/pretrain"

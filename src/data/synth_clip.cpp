@@ -247,7 +247,13 @@ ClipPlan plan_clip(const SynthOptions& opt, int64_t index, int label) {
   Wobble wx(rmo, 0.01), wy(rmo, 0.01), brow_n(rmo, 0.05), corner_n(rmo, 0.05);
   const double yaw0 = rmo.uniform(-0.25, 0.25), pitch0 = rmo.uniform(-0.15, 0.15);
   const double roll0 = rmo.uniform(-0.08, 0.08), dx0 = rmo.uniform(-0.03, 0.03);
-  const double dy0 = rmo.uniform(-0.03, 0.03), scale0 = rmo.uniform(1.08, 1.28);
+  double dy0 = rmo.uniform(-0.03, 0.03), scale0 = rmo.uniform(1.08, 1.28);
+  if (opt.face_zoom != 1.0) {
+    // A tighter framing, as aligned face crops are: scale about the inner face (brows to mouth,
+    // centred ~0.07 below the eye line in face units) and bring that centre to the frame centre.
+    scale0 *= opt.face_zoom;
+    dy0 = 0.5 * dy0 + 0.02 - 0.07 * scale0;
+  }
   const double gp = rmo.uniform(-0.3, 0.3), gy = rmo.uniform(-0.5, 0.5);
   Wobble gdp(rmo, rmo.uniform(0, 0.04)), gdy(rmo, rmo.uniform(0, 0.05));
 

@@ -45,6 +45,8 @@ void validate(const SynthOptions& o) {
     throw UsageError("synth: --feature-scale must be in [0.5, 2]");
   if (!(o.min_intensity >= 0 && o.min_intensity <= 1))
     throw UsageError("synth: --min-intensity must be in [0, 1]");
+  if (!(o.face_zoom >= 0.8 && o.face_zoom <= 2.0))
+    throw UsageError("synth: --face-zoom must be in [0.8, 2]");
 }
 
 // Balanced labels: a round-robin over the classes, shuffled with the seed.
@@ -274,7 +276,8 @@ SynthSummary write_synth_dataset(const std::string& out_dir, const SynthOptions&
                            {"jpeg_quality", options.jpeg_quality},
                            {"train_fraction", options.train_fraction},
                            {"feature_scale", options.feature_scale},
-                           {"min_intensity", options.min_intensity}}},
+                           {"min_intensity", options.min_intensity},
+                           {"face_zoom", options.face_zoom}}},
                          {"classes", kSynthClassNames},
                          {"clips", clips}};
   io::write_file_atomic((root / "synth.json").string(), meta.dump(1) + "\n");

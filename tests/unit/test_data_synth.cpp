@@ -158,3 +158,26 @@ TEST_CASE("synth rejects invalid options") {
   REQUIRE_THROWS_AS(render_synth_video(opt, 0, 0), dfer::UsageError);
   REQUIRE_THROWS_AS(render_synth_video(tiny(1, 1), 0, 7), dfer::Error);
 }
+
+TEST_CASE("face_zoom frames the face tighter, so an expression covers more of the frame") {
+  auto opt = tiny(3, 1);
+  opt.size = 64;
+  opt.min_frames = opt.max_frames = 32;
+  // Mean absolute change between the first (neutral) frame and the middle of the apex.
+  auto change = [](const SynthVideo& v) {
+    auto f = v.frames.to(torch::kFloat);
+    return (f[(v.apex_begin + v.apex_end) / 2] - f[0]).abs().mean().item<double>();
+  };
+  for (int label : {0, 4}) {  // happy, surprise
+    const SynthVideo wide = render_synth_video(opt, 7, label);
+    opt.face_zoom = 1.6;
+    const SynthVideo close = render_synth_video(opt, 7, label);
+    opt.face_zoom = 1.0;
+    REQUIRE(close.onset == wide.onset);  // same clip plan, only the camera moves
+    REQUIRE(close.apex_end == wide.apex_end);
+    CHECK(change(close) > 1.2 * change(wide));
+  }
+  opt.face_zoom = 2.5;
+  REQUIRE_THROWS_AS(write_synth_dataset(dfer::test::temp_dir("synth-zoom").string(), opt),
+                    dfer::UsageError);
+}
