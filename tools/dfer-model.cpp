@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
   bool b_eval_chain = false;
   bench->add_flag("--eval-chain", b_eval_chain,
                   "--loader: validation transforms instead of the training augmentation");
+  bool b_decode_only = false;
+  bench->add_flag("--decode-only", b_decode_only,
+                  "--loader: sampled frames decoded and resized only (uint8), no transforms");
   bench->add_option("--runs", b_runs, "--loader runs per row (median reported)")
       ->capture_default_str();
 
@@ -111,9 +114,11 @@ int main(int argc, char** argv) {
         lo.batches = b_batches;
         lo.runs = b_runs;
         lo.eval_chain = b_eval_chain;
+        lo.decode_only = b_decode_only;
         std::cout << "loader benchmark (training split, "
-                  << (b_eval_chain ? "validation transforms"
-                                   : "full train augmentation of the config")
+                  << (b_decode_only  ? "frames decoded and resized only"
+                      : b_eval_chain ? "validation transforms"
+                                     : "full train augmentation of the config")
                   << "), " << at::get_num_threads() << " intra-op threads\n"
                   << dfer::train::loader_bench_table(dfer::train::bench_loader(cfg, lo));
       }

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dfer/data/loader.h"
+#include "dfer/data/sampling.h"
 #include "dfer/train/bench.h"
 #include "dfer/train/data_setup.h"
 #include "dfer/train/model_factory.h"
@@ -18,6 +19,33 @@ namespace dfer::train {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+
+// The loading half of the training dataset: the training sampler's frame indices, decoded (or read
+// from a pack) and resized by the frame loader, returned as uint8 [T, H, W, 3].
+class DecodeOnlyDataset : public data::Dataset {
+ public:
+  DecodeOnlyDataset(std::vector<io::AnnotationRow> rows, data::FrameLoader loader,
+                    int64_t num_frames, int64_t sampling_rate)
+      : rows_(std::move(rows)),
+        loader_(std::move(loader)),
+        num_frames_(num_frames),
+        sampling_rate_(sampling_rate) {}
+  int64_t size() const override { return static_cast<int64_t>(rows_.size()); }
+  data::Sample get(int64_t index, data::Rng& rng) const override {
+    data::Sample s;
+    s.clip = loader_(rows_[static_cast<size_t>(index)], [&](int64_t n) {
+      return data::train_clip_indices(n, num_frames_, sampling_rate_, rng);
+    });
+    s.index = index;
+    return s;
+  }
+
+ private:
+  std::vector<io::AnnotationRow> rows_;
+  data::FrameLoader loader_;
+  int64_t num_frames_, sampling_rate_;
+};
+
 }  // namespace
 
 std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOptions& o) {
@@ -29,8 +57,14 @@ std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOp
     const auto mode = o.eval_chain ? data::ClipMode::kValidation : data::ClipMode::kTrain;
     // Both chains read the training list (the validation chain only changes the transforms).
     auto train_rows = make_clip_dataset(cfg, data::ClipMode::kTrain, spec);
-    std::shared_ptr<data::ClipDataset> dataset = train_rows;
-    if (o.eval_chain) {
+    std::shared_ptr<data::Dataset> dataset = train_rows;
+    if (o.decode_only) {
+      const auto& opts = train_rows->options();
+      const int side = static_cast<int>(opts.train.short_side_size);
+      dataset = std::make_shared<DecodeOnlyDataset>(
+          train_rows->rows(), data::make_frame_loader(opts.source, side, side), opts.num_frames,
+          opts.sampling_rate);
+    } else if (o.eval_chain) {
       auto opts = train_rows->options();
       opts.mode = mode;
       const int side = static_cast<int>(opts.train.short_side_size);
@@ -51,16 +85,16 @@ std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOp
       row.source = label;
       row.workers = w;
       row.batch = lo.batch_size;
-      row.chain = o.eval_chain ? "eval" : "train";
+      row.chain = o.decode_only ? "decode" : (o.eval_chain ? "eval" : "train");
       std::vector<double> rates;
       for (int run = 0; run < o.runs; ++run) {
         loader.start_epoch(run);
         auto first = loader.next();  // fills the pipeline; not timed
         if (!first) throw Error("bench --loader: empty epoch");
         if (row.clip_shape.empty()) {
-          const auto s = first->clips.sizes();
-          row.clip_shape = std::to_string(s[1]) + "x" + std::to_string(s[2]) + "x" +
-                           std::to_string(s[3]) + "x" + std::to_string(s[4]);
+          const auto s = first->clips.sizes();  // [B, ...]
+          for (int64_t d = 1; d < first->clips.dim(); ++d)
+            row.clip_shape += (d > 1 ? "x" : "") + std::to_string(s[d]);
         }
         const auto t0 = Clock::now();
         int64_t clips = 0;

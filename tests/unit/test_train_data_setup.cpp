@@ -10,6 +10,7 @@
 #include "dfer/data/shard.h"
 #include "dfer/data/synth.h"
 #include "dfer/train/data_setup.h"
+#include "dfer/train/loader_bench.h"
 #include "dfer/train/model_factory.h"
 #include "dfer/util/error.h"
 #include "support/fixtures.h"
@@ -74,4 +75,39 @@ TEST_CASE("a pack folder as data.data_path reads the packed clips", "[train][dat
     CHECK_THAT(std::string(e.what()), Catch::Contains("data.num_classes"));
     CHECK_THAT(std::string(e.what()), Catch::Contains("[train]"));
   }
+}
+
+TEST_CASE("the loader benchmark's decode-only chain delivers sampled frames untransformed",
+          "[train][loader_bench]") {
+  const fs::path root = dfer::test::temp_dir("loader-bench");
+  dfer::data::SynthOptions so;
+  so.videos = 14;
+  so.size = 40;
+  so.min_frames = 10;
+  so.max_frames = 12;
+  so.threads = 1;
+  dfer::data::write_synth_dataset((root / "synth").string(), so);
+  auto cfg = demo_config((root / "synth").string());
+  cfg.apply_override("data.batch_size", "2");
+  dfer::train::LoaderBenchOptions o;
+  o.sources = {{"jpeg", (root / "synth").string()}};
+  o.workers = {0, 1};
+  o.batches = 1;
+  o.runs = 1;
+  o.decode_only = true;
+  const auto rows = dfer::train::bench_loader(cfg, o);
+  REQUIRE(rows.size() == 2);
+  for (const auto& r : rows) {
+    CHECK(r.chain == "decode");
+    CHECK(r.batch == 2);
+    CHECK(r.clip_shape == "4x48x48x3");  // num_frames x short_side_size^2 x RGB, uint8 as stored
+    CHECK(r.clips_per_s > 0);
+  }
+  o.decode_only = false;
+  o.eval_chain = true;
+  o.workers = {0};
+  const auto eval = dfer::train::bench_loader(cfg, o);
+  REQUIRE(eval.size() == 1);
+  CHECK(eval[0].chain == "eval");
+  CHECK(eval[0].clip_shape == "3x4x48x48");  // normalised float [C, T, H, W]
 }

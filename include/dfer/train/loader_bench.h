@@ -20,6 +20,10 @@ struct LoaderBenchOptions {
   // true: the validation chain (decode, resize, centre crop, normalise) instead of the training
   // augmentation, which isolates how fast a source delivers frames.
   bool eval_chain = false;
+  // true (wins over eval_chain): loading alone, i.e. the training sampler's frames decoded and
+  // resized to data.short_side_size as uint8 [T, H, W, 3] with no transform at all; what a pack
+  // replaces, measured without the float work every source shares.
+  bool decode_only = false;
 };
 
 struct LoaderBenchRow {
@@ -29,8 +33,8 @@ struct LoaderBenchRow {
   double clips_per_s = 0;      // median over runs
   double min_clips_per_s = 0;  // slowest run
   int64_t peak_rss_bytes = 0;  // process peak RSS while this row ran (reset before it)
-  std::string clip_shape;      // "CxTxHxW" of one training clip
-  std::string chain;           // "train" or "eval"
+  std::string clip_shape;      // "CxTxHxW" of one training clip ("TxHxWxC" for decode)
+  std::string chain;           // "train", "eval" or "decode"
 };
 
 // Runs the training split of `cfg` (with data.data_path replaced by each source) through the
