@@ -1,6 +1,8 @@
 // Prefetching, ordered, reproducible batch loader (see loader.h).
 #include "dfer/data/loader.h"
 
+#include "dfer/util/system.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <spdlog/spdlog.h>
 
@@ -142,6 +144,9 @@ void Loader::start_epoch(int64_t epoch, int64_t start_batch) {
 }
 
 void Loader::worker_loop() {
+  // Workers run many small tensor ops; letting each spawn an OpenMP team oversubscribes the cores
+  // the training step's threads need (and spins), so a worker computes on its own thread only.
+  use_single_thread_kernels_here();
   const int64_t window = options_.num_workers * options_.prefetch_batches;
   for (;;) {
     int64_t batch = 0;

@@ -69,6 +69,12 @@ int configure_threads(int requested) {
   return torch::get_num_threads();
 }
 
+void use_single_thread_kernels_here() {
+  // Resolved at run time: the OpenMP runtime comes with LibTorch, not with this library's link.
+  using SetThreads = void (*)(int);
+  if (auto* f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"))) f(1);
+}
+
 namespace {
 
 int collect_blas(struct dl_phdr_info* info, size_t, void* data) {

@@ -15,6 +15,11 @@ void init_process(bool verbose = false);
 // this explicitly. Returns the count in effect.
 int configure_threads(int requested);
 
+// Makes the OpenMP kernels (LibTorch's) that the calling thread runs use this thread alone: a
+// per-thread OpenMP setting, the process-wide count stays. For helper threads such as loader
+// workers, whose parallel regions would otherwise fight the compute threads for the same cores.
+void use_single_thread_kernels_here();
+
 // The BLAS library actually mapped into this process ("BLIS (OpenMP)", "OpenBLAS", "MKL",
 // "reference BLAS (netlib)", or "unknown") and the path it was loaded from.
 struct BlasInfo {
