@@ -6,9 +6,10 @@ DFER_BUILD="${DFER_BUILD:-$DFER_ROOT/build}"
 
 # libblis4-openmp: without it Debian's LibTorch runs on the netlib reference BLAS (~20x slower).
 # OpenBLAS is deliberately absent: it would take over the BLAS alternative and is slower here.
+# libdnnl-dev: oneDNN's fp32 GEMM (AVX-512) replaces the BLAS's for LibTorch's fp32 matmuls.
 DFER_PACKAGES=(build-essential cmake ninja-build ccache pkg-config libtorch-dev libopencv-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev libgloo-dev
-  libblis4-openmp clang libfuzzer-14-dev libclang-rt-14-dev)
+  libblis4-openmp libdnnl-dev clang libfuzzer-14-dev libclang-rt-14-dev)
 
 step() { echo; echo "==> $*"; }
 fail() { echo "dfer: step failed: $*" >&2; exit 1; }

@@ -1,6 +1,8 @@
 // Thread setup, BLAS detection and the environment report (see system.h).
 #include "dfer/util/system.h"
 
+#include "dfer/util/gemm_route.h"
+
 #include <dlfcn.h>
 #include <link.h>
 #include <malloc.h>
@@ -149,6 +151,7 @@ std::string environment_report(bool measure) {
   auto blas = detect_blas();
   out += fmt::format("  BLAS             : {} ({})\n", blas.name,
                      blas.path.empty() ? "no BLAS library mapped" : blas.path);
+  out += fmt::format("  fp32 GEMM route  : {}\n", fp32_gemm_route());
   out += fmt::format("  intra-op threads : {}\n", torch::get_num_threads());
   out += fmt::format("  inter-op threads : {}\n", at::get_num_interop_threads());
   out += fmt::format("  hardware threads : {}\n", std::thread::hardware_concurrency());

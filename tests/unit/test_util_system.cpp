@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <tuple>
+
+#include "dfer/util/gemm_route.h"
 #include "dfer/util/system.h"
 
 TEST_CASE("configure_threads honours an explicit count and the OMP_NUM_THREADS fallback") {
@@ -28,4 +31,28 @@ TEST_CASE("GEMM measurement returns a positive rate and the report names its par
   REQUIRE_THAT(report, Catch::Contains("LibTorch version"));
   REQUIRE_THAT(report, Catch::Contains("BLAS"));
   REQUIRE_THAT(report, Catch::Contains("intra-op threads"));
+}
+
+TEST_CASE("fp32 matmuls are right through the GEMM route, for every transpose and odd sizes") {
+  torch::manual_seed(3);
+  // mm on (transposed) views reaches sgemm_ with each transa/transb and leading dimension.
+  for (auto [m, k, n] : {std::tuple{1, 1, 1}, {7, 13, 5}, {64, 96, 33}, {300, 257, 129}}) {
+    const auto a = torch::randn({m, k}), b = torch::randn({k, n});
+    const auto at = torch::randn({k, m}).t(), bt = torch::randn({n, k}).t();
+    for (const auto& [x, y] : {std::pair{a, b}, {at, b}, {a, bt}, {at, bt}}) {
+      const auto want = torch::mm(x.to(torch::kDouble), y.to(torch::kDouble));
+      const auto got = torch::mm(x, y).to(torch::kDouble);
+      CHECK(torch::allclose(got, want, 1e-4, 1e-4));
+    }
+  }
+  // addmm with beta != 0 and alpha != 1 (the Linear layers' bias path).
+  const auto c = torch::randn({17, 9}), a = torch::randn({17, 31}), b = torch::randn({31, 9});
+  const auto want =
+      (0.5 * c.to(torch::kDouble) + 2.0 * torch::mm(a.to(torch::kDouble), b.to(torch::kDouble)));
+  CHECK(torch::allclose(torch::addmm(c, a, b, 0.5, 2.0).to(torch::kDouble), want, 1e-4, 1e-4));
+#if __has_include(<oneapi/dnnl/dnnl.h>)
+  CHECK_THAT(std::string(dfer::fp32_gemm_route()),
+             Catch::Contains("oneDNN") || Catch::Contains("DFER_BLAS_SGEMM"));
+#endif
+  CHECK_THAT(dfer::environment_report(false), Catch::Contains("fp32 GEMM route"));
 }
