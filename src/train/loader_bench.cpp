@@ -25,16 +25,14 @@ using Clock = std::chrono::steady_clock;
 class DecodeOnlyDataset : public data::Dataset {
  public:
   DecodeOnlyDataset(std::vector<io::AnnotationRow> rows, data::FrameLoader loader,
-                    int64_t num_frames, int64_t sampling_rate)
-      : rows_(std::move(rows)),
-        loader_(std::move(loader)),
-        num_frames_(num_frames),
-        sampling_rate_(sampling_rate) {}
+                    data::ClipDatasetOptions options)
+      : rows_(std::move(rows)), loader_(std::move(loader)), o_(std::move(options)) {}
   int64_t size() const override { return static_cast<int64_t>(rows_.size()); }
   data::Sample get(int64_t index, data::Rng& rng) const override {
     data::Sample s;
+    // The same pick as ClipDataset's training mode.
     s.clip = loader_(rows_[static_cast<size_t>(index)], [&](int64_t n) {
-      return data::train_clip_indices(n, num_frames_, sampling_rate_, rng);
+      return data::train_clip_indices(n, o_.num_frames, o_.sampling_rate, rng, o_.num_segments);
     });
     s.index = index;
     return s;
@@ -43,7 +41,7 @@ class DecodeOnlyDataset : public data::Dataset {
  private:
   std::vector<io::AnnotationRow> rows_;
   data::FrameLoader loader_;
-  int64_t num_frames_, sampling_rate_;
+  data::ClipDatasetOptions o_;
 };
 
 }  // namespace
@@ -54,22 +52,20 @@ std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOp
     Config cfg = base;
     cfg.set_string("data.data_path", path);
     const auto spec = model_spec_from_config(cfg);
-    const auto mode = o.eval_chain ? data::ClipMode::kValidation : data::ClipMode::kTrain;
-    // Both chains read the training list (the validation chain only changes the transforms).
+    // Every chain reads the training list; the others only change what happens after decoding,
+    // through a frame loader that resizes to short_side_size as the training chain's first step.
     auto train_rows = make_clip_dataset(cfg, data::ClipMode::kTrain, spec);
     std::shared_ptr<data::Dataset> dataset = train_rows;
-    if (o.decode_only) {
-      const auto& opts = train_rows->options();
+    if (o.decode_only || o.eval_chain) {
+      data::ClipDatasetOptions opts = train_rows->options();
       const int side = static_cast<int>(opts.train.short_side_size);
-      dataset = std::make_shared<DecodeOnlyDataset>(
-          train_rows->rows(), data::make_frame_loader(opts.source, side, side), opts.num_frames,
-          opts.sampling_rate);
-    } else if (o.eval_chain) {
-      auto opts = train_rows->options();
-      opts.mode = mode;
-      const int side = static_cast<int>(opts.train.short_side_size);
-      dataset = std::make_shared<data::ClipDataset>(
-          train_rows->rows(), data::make_frame_loader(opts.source, side, side), opts);
+      auto frames = data::make_frame_loader(opts.source, side, side);
+      if (o.decode_only) {
+        dataset = std::make_shared<DecodeOnlyDataset>(train_rows->rows(), std::move(frames), opts);
+      } else {
+        opts.mode = data::ClipMode::kValidation;
+        dataset = std::make_shared<data::ClipDataset>(train_rows->rows(), std::move(frames), opts);
+      }
     }
     for (const int64_t w : o.workers) {
       auto lo = make_loader_options(cfg, data::ClipMode::kTrain, false);

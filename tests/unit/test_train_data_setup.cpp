@@ -28,17 +28,22 @@ dfer::Config demo_config(const std::string& data_path) {
                  {"data.num_workers", "0"}};
   return dfer::load_config(a);
 }
-}  // namespace
 
-TEST_CASE("a pack folder as data.data_path reads the packed clips", "[train][data_setup]") {
-  const fs::path root = dfer::test::temp_dir("data-setup");
+// A 14-clip synthetic dataset of `size` px frames under root/synth.
+void write_tiny_synth(const fs::path& root, int size) {
   dfer::data::SynthOptions so;
   so.videos = 14;
-  so.size = 48;
+  so.size = size;
   so.min_frames = 10;
   so.max_frames = 12;
   so.threads = 1;
   dfer::data::write_synth_dataset((root / "synth").string(), so);
+}
+}  // namespace
+
+TEST_CASE("a pack folder as data.data_path reads the packed clips", "[train][data_setup]") {
+  const fs::path root = dfer::test::temp_dir("data-setup");
+  write_tiny_synth(root, 48);
   dfer::data::PackOptions po;
   po.height = po.width = 48;
   po.threads = 1;
@@ -80,13 +85,7 @@ TEST_CASE("a pack folder as data.data_path reads the packed clips", "[train][dat
 TEST_CASE("the loader benchmark's decode-only chain delivers sampled frames untransformed",
           "[train][loader_bench]") {
   const fs::path root = dfer::test::temp_dir("loader-bench");
-  dfer::data::SynthOptions so;
-  so.videos = 14;
-  so.size = 40;
-  so.min_frames = 10;
-  so.max_frames = 12;
-  so.threads = 1;
-  dfer::data::write_synth_dataset((root / "synth").string(), so);
+  write_tiny_synth(root, 40);
   auto cfg = demo_config((root / "synth").string());
   cfg.apply_override("data.batch_size", "2");
   dfer::train::LoaderBenchOptions o;
