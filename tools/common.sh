@@ -1,15 +1,16 @@
 # Shared steps of the two README entry points (sourced, not run): install the Debian packages that
-# are missing, then configure and build. Every step announces itself and fails loudly.
+# are missing and the pinned LibTorch (PyPI's torch wheel) into the project's .venv, then configure
+# and build. Every step announces itself and fails loudly.
 set -euo pipefail
 DFER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DFER_BUILD="${DFER_BUILD:-$DFER_ROOT/build}"
+DFER_VENV="${DFER_VENV:-$DFER_ROOT/.venv}"
+source "$DFER_ROOT/tools/torch_pin.sh"
 
-# libblis4-openmp: without it Debian's LibTorch runs on the netlib reference BLAS (~20x slower).
-# OpenBLAS is deliberately absent: it would take over the BLAS alternative and is slower here.
-# libdnnl-dev: oneDNN's fp32 GEMM (AVX-512) replaces the BLAS's for LibTorch's fp32 matmuls.
-DFER_PACKAGES=(build-essential cmake ninja-build ccache pkg-config libtorch-dev libopencv-dev
-  libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev libgloo-dev
-  libblis4-openmp libdnnl-dev clang libfuzzer-14-dev libclang-rt-14-dev)
+# LibTorch itself comes from PyPI (tools/torch_pin.sh); python3-venv gives Debian's python3 its venv.
+DFER_PACKAGES=(build-essential cmake ninja-build ccache pkg-config python3 python3-venv
+  libopencv-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
+  clang libfuzzer-14-dev libclang-rt-14-dev)
 
 step() { echo; echo "==> $*"; }
 fail() { echo "dfer: step failed: $*" >&2; exit 1; }
@@ -29,9 +30,30 @@ install_deps() {
     || fail "apt-get install ${missing[*]}"
 }
 
+# The torch package folder of the venv, found without importing torch (which would load CUDA).
+torch_dir() {
+  "$DFER_VENV/bin/python" -c 'import importlib.util as u; print(u.find_spec("torch").submodule_search_locations[0])'
+}
+
+install_torch() {
+  step "checking LibTorch (PyPI torch $DFER_TORCH_VERSION in $DFER_VENV)"
+  if [ -x "$DFER_VENV/bin/python" ] &&
+    [ "$("$DFER_VENV/bin/pip" list --format=freeze 2>/dev/null | grep -c -x -F -f <(printf '%s\n' "${DFER_TORCH_WHEELS[@]}"))" \
+      -eq ${#DFER_TORCH_WHEELS[@]} ]; then
+    echo "torch $DFER_TORCH_VERSION present"; return
+  fi
+  [ -x "$DFER_VENV/bin/python" ] || python3 -m venv "$DFER_VENV" || fail "python3 -m venv $DFER_VENV"
+  "$DFER_VENV/bin/pip" install --disable-pip-version-check --no-deps "${DFER_TORCH_WHEELS[@]}" \
+    || fail "pip install ${DFER_TORCH_WHEELS[*]}"
+}
+
 build_all() {
-  step "configuring ($DFER_BUILD)"
-  cmake -S "$DFER_ROOT" -B "$DFER_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release || fail "cmake configure"
+  local torch
+  torch="$(torch_dir)" || fail "torch not found in $DFER_VENV (run install_torch)"
+  step "configuring ($DFER_BUILD) against $torch"
+  cmake -S "$DFER_ROOT" -B "$DFER_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$torch/share/cmake" -DDFER_REQUIRE_CUDA=ON \
+    || fail "cmake configure"
   step "building"
   cmake --build "$DFER_BUILD" -j"$(nproc)" || fail "build"
 }

@@ -4,6 +4,7 @@
 # fine-tune from the pre-trained encoder and from scratch, and print both test UAR/WAR.
 source "$(dirname "$0")/common.sh"
 install_deps
+install_torch
 build_all
 out="${DFER_DEMO_OUT:-$DFER_ROOT/out/demo}"
 step "environment"

@@ -3,6 +3,7 @@
 # (unit, parity against the reference fixtures, end-to-end, fuzz smoke). Idempotent.
 source "$(dirname "$0")/common.sh"
 install_deps
+install_torch
 build_all
 step "running the tests"
 cd "$DFER_BUILD"

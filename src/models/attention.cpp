@@ -3,8 +3,6 @@
 
 #include "dfer/util/error.h"
 
-#include <torch/version.h>
-
 #include <atomic>
 #include <cmath>
 
@@ -26,21 +24,9 @@ torch::Tensor fused_attention(const torch::Tensor& q, const torch::Tensor& k,
                               const torch::Tensor& v, double scale, double dropout_p,
                               bool training) {
   const double p = training ? dropout_p : 0.0;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  // The public kernel (LibTorch >= 2.1 takes the scale): flash attention on CPU and CUDA where
+  // the dtype and shapes allow, else the memory-efficient or math kernel.
   return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, p, /*is_causal=*/false, scale);
-#else
-  // Before 2.1 the kernel always scales by 1/sqrt(D): fold any other scale into q.
-  const double native = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  const auto qs = std::abs(scale - native) <= 1e-12 * native ? q : q * (scale / native);
-#if TORCH_VERSION_MAJOR >= 2
-  return at::scaled_dot_product_attention(qs, k, v, /*attn_mask=*/{}, p, /*is_causal=*/false);
-#else
-  // LibTorch 1.13: the private op returns (output, weights); weights are not requested.
-  return std::get<0>(at::_scaled_dot_product_attention(qs, k, v, /*attn_mask=*/{}, p,
-                                                       /*need_attn_weights=*/false,
-                                                       /*is_causal=*/false));
-#endif
-#endif
 }
 
 // The three pieces of a q/v-only bias: upstream concatenates a zero block for k.

@@ -2,15 +2,13 @@
 #include "dfer/train/precision.h"
 
 #include <ATen/autocast_mode.h>
-#include <torch/version.h>
 
 #include "dfer/util/error.h"
 
 namespace dfer::train {
 
 namespace {
-// LibTorch 2.4 replaced the per-device autocast setters with device-type arguments.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+// Autocast state is kept per device type (LibTorch >= 2.4).
 bool autocast_enabled(bool cuda) {
   return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
 }
@@ -23,26 +21,6 @@ at::ScalarType autocast_dtype(bool cuda) {
 void set_dtype(bool cuda, at::ScalarType t) {
   at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, t);
 }
-#else
-bool autocast_enabled(bool cuda) {
-  return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-}
-void set_autocast(bool cuda, bool on) {
-  if (cuda)
-    at::autocast::set_enabled(on);
-  else
-    at::autocast::set_cpu_enabled(on);
-}
-at::ScalarType autocast_dtype(bool cuda) {
-  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
-}
-void set_dtype(bool cuda, at::ScalarType t) {
-  if (cuda)
-    at::autocast::set_autocast_gpu_dtype(t);
-  else
-    at::autocast::set_autocast_cpu_dtype(t);
-}
-#endif
 }  // namespace
 
 Precision parse_precision(const std::string& name, const torch::Device& device) {

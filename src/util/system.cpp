@@ -1,13 +1,15 @@
 // Thread setup, BLAS detection and the environment report (see system.h).
 #include "dfer/util/system.h"
 
-#include "dfer/util/gemm_route.h"
-
 #include <dlfcn.h>
 #include <link.h>
 #include <malloc.h>
 #include <torch/torch.h>
 #include <torch/version.h>
+#ifdef DFER_WITH_CUDA
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/csrc/cuda/nccl.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -61,20 +63,32 @@ int configure_threads(int requested) {
       n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   torch::set_num_threads(n);
-  // BLIS sizes its own OpenMP team from BLIS_NUM_THREADS / OMP_NUM_THREADS, not from the count set
-  // above, so without either it multiplies on one core (fp32 GEMM here: 26 instead of 43 GFLOP/s on
-  // 2 cores). Tell it directly when it is the BLAS in use, and through the environment otherwise.
-  if (!std::getenv("BLIS_NUM_THREADS")) setenv("BLIS_NUM_THREADS", std::to_string(n).c_str(), 0);
-  using SetThreads = void (*)(long);  // BLIS: void bli_thread_set_num_threads(dim_t)
-  if (auto* f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "bli_thread_set_num_threads")))
-    f(static_cast<long>(n));
   return torch::get_num_threads();
 }
 
-void use_single_thread_kernels_here() {
-  // Resolved at run time: the OpenMP runtime comes with LibTorch, not with this library's link.
+namespace {
+// Resolved at run time: the OpenMP runtime comes with LibTorch, not with this library's link.
+void omp_set_threads(int n) {
   using SetThreads = void (*)(int);
-  if (auto* f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"))) f(1);
+  static auto* f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (f) f(n);
+}
+int omp_max_threads() {
+  using GetThreads = int (*)();
+  static auto* f = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+  return f ? f() : 0;
+}
+}  // namespace
+
+void use_single_thread_kernels_here() {
+  omp_set_threads(1);
+}
+
+SingleThreadKernels::SingleThreadKernels() : previous_(omp_max_threads()) {
+  omp_set_threads(1);
+}
+SingleThreadKernels::~SingleThreadKernels() {
+  if (previous_ > 0) omp_set_threads(previous_);
 }
 
 namespace {
@@ -92,6 +106,8 @@ int collect_blas(struct dl_phdr_info* info, size_t, void* data) {
 }  // namespace
 
 BlasInfo detect_blas() {
+  // PyPI's LibTorch carries MKL linked in (nothing to find among the mapped libraries).
+  if (at::hasMKL()) return {"MKL (linked into LibTorch)", "libtorch_cpu", false};
   std::vector<std::string> libs;
   dl_iterate_phdr(collect_blas, &libs);
   BlasInfo info{"unknown", "", false};
@@ -141,17 +157,33 @@ double measure_gemm_gflops(const std::string& dtype, int n, int reps) {
   return 2.0 * n * n * static_cast<double>(n) / median / 1e9;
 }
 
+std::string cuda_report() {
+  std::string out;
+#ifdef DFER_WITH_CUDA
+  // Versions are written as the libraries encode them: CUDA 13020 = 13.2, cuDNN 92600 = 9.26.0.
+  const auto& hooks = at::detail::getCUDAHooks();
+  const long cudart = hooks.versionCUDART(), cudnn = hooks.versionCuDNN();
+  const auto nccl = torch::cuda::nccl::version();
+  out += fmt::format("  CUDA compiled in : yes (CUDA {}.{}, cuDNN {}.{}.{}, NCCL {}.{}.{})\n",
+                     cudart / 1000, cudart % 1000 / 10, cudnn / 10000, cudnn % 10000 / 100,
+                     cudnn % 100, nccl >> 32, (nccl >> 16) & 0xffff, nccl & 0xffff);
+#else
+  out += "  CUDA compiled in : no (CPU-only LibTorch)\n";
+#endif
+  const bool avail = torch::cuda::is_available();
+  out += fmt::format("  CUDA devices     : {}\n", avail ? torch::cuda::device_count() : 0);
+  return out;
+}
+
 std::string environment_report(bool measure) {
   std::string out;
   out += fmt::format("dfer environment\n");
   out += fmt::format("  LibTorch version : {}\n", TORCH_VERSION);
-  out += fmt::format("  CUDA available   : {}", torch::cuda::is_available() ? "yes" : "no");
-  if (torch::cuda::is_available()) out += fmt::format(" ({} devices)", torch::cuda::device_count());
-  out += "\n";
+  out += cuda_report();
   auto blas = detect_blas();
   out += fmt::format("  BLAS             : {} ({})\n", blas.name,
                      blas.path.empty() ? "no BLAS library mapped" : blas.path);
-  out += fmt::format("  fp32 GEMM route  : {}\n", fp32_gemm_route());
+  out += fmt::format("  oneDNN (mkldnn)  : {}\n", at::hasMKLDNN() ? "yes" : "no");
   out += fmt::format("  intra-op threads : {}\n", torch::get_num_threads());
   out += fmt::format("  inter-op threads : {}\n", at::get_num_interop_threads());
   out += fmt::format("  hardware threads : {}\n", std::thread::hardware_concurrency());

@@ -5,7 +5,6 @@
 
 #include <tuple>
 
-#include "dfer/util/gemm_route.h"
 #include "dfer/util/system.h"
 
 TEST_CASE("configure_threads honours an explicit count and the OMP_NUM_THREADS fallback") {
@@ -17,7 +16,7 @@ TEST_CASE("configure_threads honours an explicit count and the OMP_NUM_THREADS f
 }
 
 TEST_CASE("the BLAS in use is detected and is not the netlib reference") {
-  // The build installs libblis4-openmp; a process on the reference BLAS would train ~20x slower.
+  // PyPI's LibTorch links MKL in; a process on the netlib reference BLAS would train ~20x slower.
   auto blas = dfer::detect_blas();
   INFO("detected: " << blas.name << " at " << blas.path);
   REQUIRE(blas.name != "unknown");
@@ -33,9 +32,9 @@ TEST_CASE("GEMM measurement returns a positive rate and the report names its par
   REQUIRE_THAT(report, Catch::Contains("intra-op threads"));
 }
 
-TEST_CASE("fp32 matmuls are right through the GEMM route, for every transpose and odd sizes") {
+TEST_CASE("fp32 matmuls are right for every transpose and odd sizes") {
   torch::manual_seed(3);
-  // mm on (transposed) views reaches sgemm_ with each transa/transb and leading dimension.
+  // mm on (transposed) views reaches the BLAS with each transa/transb and leading dimension.
   for (auto [m, k, n] : {std::tuple{1, 1, 1}, {7, 13, 5}, {64, 96, 33}, {300, 257, 129}}) {
     const auto a = torch::randn({m, k}), b = torch::randn({k, n});
     const auto at = torch::randn({k, m}).t(), bt = torch::randn({n, k}).t();
@@ -50,9 +49,14 @@ TEST_CASE("fp32 matmuls are right through the GEMM route, for every transpose an
   const auto want =
       (0.5 * c.to(torch::kDouble) + 2.0 * torch::mm(a.to(torch::kDouble), b.to(torch::kDouble)));
   CHECK(torch::allclose(torch::addmm(c, a, b, 0.5, 2.0).to(torch::kDouble), want, 1e-4, 1e-4));
-#if __has_include(<oneapi/dnnl/dnnl.h>)
-  CHECK_THAT(std::string(dfer::fp32_gemm_route()),
-             Catch::Contains("oneDNN") || Catch::Contains("DFER_BLAS_SGEMM"));
+}
+
+TEST_CASE("the report names the CUDA build: versions compiled in and the devices seen") {
+  const auto report = dfer::cuda_report();
+  REQUIRE_THAT(report, Catch::Contains("CUDA devices"));
+#ifdef DFER_WITH_CUDA
+  // A CUDA LibTorch must report real versions, also on a machine without a GPU.
+  REQUIRE_THAT(report, Catch::Contains("CUDA compiled in : yes (CUDA 1"));
+  REQUIRE_THAT(report, Catch::Contains("NCCL 2."));
 #endif
-  CHECK_THAT(dfer::environment_report(false), Catch::Contains("fp32 GEMM route"));
 }

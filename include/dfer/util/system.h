@@ -20,6 +20,20 @@ int configure_threads(int requested);
 // workers, whose parallel regions would otherwise fight the compute threads for the same cores.
 void use_single_thread_kernels_here();
 
+// The same for a scope: while alive, the calling thread's OpenMP kernels run on it alone; its
+// previous count comes back on destruction. For work done between compute steps on the thread that
+// also computes (the loader with num_workers 0).
+class SingleThreadKernels {
+ public:
+  SingleThreadKernels();
+  ~SingleThreadKernels();
+  SingleThreadKernels(const SingleThreadKernels&) = delete;
+  SingleThreadKernels& operator=(const SingleThreadKernels&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
 // The BLAS library actually mapped into this process ("BLIS (OpenMP)", "OpenBLAS", "MKL",
 // "reference BLAS (netlib)", or "unknown") and the path it was loaded from.
 struct BlasInfo {
@@ -32,6 +46,10 @@ BlasInfo detect_blas();
 // Measured GEMM rate in GFLOP/s for an n x n x n matmul of the given dtype ("fp32", "bf16"),
 // median of `reps` runs after one warm-up. Returns a negative value if the dtype is unsupported.
 double measure_gemm_gflops(const std::string& dtype, int n = 1024, int reps = 5);
+
+// CUDA lines of the report: the CUDA, cuDNN and NCCL versions LibTorch was built with (when it
+// has CUDA) and the devices seen.
+std::string cuda_report();
 
 // Multi-line human report: LibTorch version and build configuration, CUDA devices, BLAS, threads,
 // measured GEMM throughput (fp32 and bf16), with a loud warning for the reference BLAS.

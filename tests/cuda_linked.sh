@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Proves a CUDA build: each executable given must need LibTorch's CUDA library, and the first
+# (dfer-model: its benchmark reads the CUDA allocator's statistics, its report asks NCCL for its
+# version) must hold CUDA-only symbols itself: dfer's own CUDA code paths were compiled, not only
+# linked past.
+set -euo pipefail
+status=0
+first="$1"
+for exe in "$@"; do
+  needed="$(readelf -d "$exe" | grep -o 'NEEDED.*\[lib[a-z0-9_]*\.so' | sed 's/.*\[//')"
+  cuda_calls="$(nm -C "$exe" | grep -c -E 'c10::cuda::|torch::cuda::nccl::' || true)"
+  for lib in libtorch_cuda.so; do
+    if ! grep -qx "$lib" <<<"$needed"; then
+      echo "FAIL: $exe does not need $lib" >&2
+      status=1
+    fi
+  done
+  if [ "$exe" = "$first" ] && [ "$cuda_calls" -eq 0 ]; then
+    echo "FAIL: $exe holds no c10::cuda / NCCL symbol (CUDA code paths not compiled)" >&2
+    status=1
+  fi
+  echo "$(basename "$exe"): needs $(grep -c . <<<"$needed") libraries incl. libtorch_cuda.so," \
+    "$cuda_calls CUDA-only symbols"
+done
+exit $status
