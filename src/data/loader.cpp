@@ -176,6 +176,8 @@ std::optional<Batch> Loader::next() {
   if (!started_) throw Error("data loader: start_epoch() must be called before next()");
   if (options_.num_workers == 0) {
     if (next_yield_ >= end_batch_) return std::nullopt;
+    std::optional<SingleThreadKernels> own_thread;
+    if (options_.single_thread_kernels) own_thread.emplace();
     return make_batch(next_yield_++);
   }
   Slot slot;

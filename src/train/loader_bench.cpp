@@ -6,6 +6,10 @@
 #include <cstdio>
 #include <map>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include "dfer/data/loader.h"
@@ -19,6 +23,32 @@ namespace dfer::train {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+
+// Forked children that spin until this object goes (SIGKILL + reap): another busy program on the
+// machine, started and stopped by the benchmark itself so every row sees the same load.
+class BusyLoad {
+ public:
+  explicit BusyLoad(int n) {
+    for (int i = 0; i < n; ++i) {
+      const pid_t pid = fork();
+      if (pid < 0) throw Error("bench --loader: fork for --busy failed");
+      if (pid == 0) {
+        volatile uint64_t x = 0;
+        for (;;) x = x + 1;  // pure computation: no lock of the parent's is touched after fork
+      }
+      pids_.push_back(pid);
+    }
+  }
+  ~BusyLoad() {
+    for (const pid_t pid : pids_) kill(pid, SIGKILL);
+    for (const pid_t pid : pids_) waitpid(pid, nullptr, 0);
+  }
+  BusyLoad(const BusyLoad&) = delete;
+  BusyLoad& operator=(const BusyLoad&) = delete;
+
+ private:
+  std::vector<pid_t> pids_;
+};
 
 // The loading half of the training dataset: the training sampler's frame indices, decoded (or read
 // from a pack) and resized by the frame loader, returned as uint8 [T, H, W, 3].
@@ -48,6 +78,7 @@ class DecodeOnlyDataset : public data::Dataset {
 
 std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOptions& o) {
   std::vector<LoaderBenchRow> rows;
+  const BusyLoad busy(o.busy_processes);
   for (const auto& [label, path] : o.sources) {
     Config cfg = base;
     cfg.set_string("data.data_path", path);
@@ -67,9 +98,16 @@ std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOp
         dataset = std::make_shared<data::ClipDataset>(train_rows->rows(), std::move(frames), opts);
       }
     }
+    // (workers, kernels on their own thread) pairs: worker threads always compute alone.
+    std::vector<std::pair<int64_t, bool>> runs;
     for (const int64_t w : o.workers) {
+      if (w == 0 && o.compare_shared_kernels) runs.emplace_back(w, false);
+      runs.emplace_back(w, true);
+    }
+    for (const auto& [w, own] : runs) {
       auto lo = make_loader_options(cfg, data::ClipMode::kTrain, false);
       lo.num_workers = w;
+      lo.single_thread_kernels = own;
       data::Loader loader(dataset, lo);
       const int64_t per_epoch = loader.batches_per_epoch();
       if (per_epoch < 2)
@@ -82,6 +120,7 @@ std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOp
       row.workers = w;
       row.batch = lo.batch_size;
       row.chain = o.decode_only ? "decode" : (o.eval_chain ? "eval" : "train");
+      row.kernels = own ? "own" : "shared";
       std::vector<double> rates;
       for (int run = 0; run < o.runs; ++run) {
         loader.start_epoch(run);
@@ -117,19 +156,21 @@ std::vector<LoaderBenchRow> bench_loader(const Config& base, const LoaderBenchOp
 std::string loader_bench_table(const std::vector<LoaderBenchRow>& rows) {
   std::string out;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-16s %-6s %7s %5s %-14s %10s %10s %8s %10s\n", "source", "chain",
-                "workers", "batch", "clip", "clips/s", "slowest", "speedup", "peak RSS");
+  std::snprintf(buf, sizeof buf, "%-16s %-6s %7s %-7s %5s %-14s %10s %10s %8s %10s\n", "source",
+                "chain", "workers", "kernels", "batch", "clip", "clips/s", "slowest", "speedup",
+                "peak RSS");
   out += buf;
-  std::map<int64_t, double> base;  // first source's rate per worker count
+  // First source's rate per (worker count, kernel placement).
+  std::map<std::pair<int64_t, std::string>, double> base;
   for (const auto& r : rows)
-    if (!base.count(r.workers)) base[r.workers] = r.clips_per_s;
+    if (!base.count({r.workers, r.kernels})) base[{r.workers, r.kernels}] = r.clips_per_s;
   for (const auto& r : rows) {
-    const double b = base[r.workers];
-    std::snprintf(buf, sizeof buf, "%-16s %-6s %7lld %5lld %-14s %10.1f %10.1f %7.2fx %7.0f MiB\n",
-                  r.source.c_str(), r.chain.c_str(), static_cast<long long>(r.workers),
-                  static_cast<long long>(r.batch), r.clip_shape.c_str(), r.clips_per_s,
-                  r.min_clips_per_s, b > 0 ? r.clips_per_s / b : 0.0,
-                  static_cast<double>(r.peak_rss_bytes) / (1 << 20));
+    const double b = base[{r.workers, r.kernels}];
+    std::snprintf(
+        buf, sizeof buf, "%-16s %-6s %7lld %-7s %5lld %-14s %10.1f %10.1f %7.2fx %7.0f MiB\n",
+        r.source.c_str(), r.chain.c_str(), static_cast<long long>(r.workers), r.kernels.c_str(),
+        static_cast<long long>(r.batch), r.clip_shape.c_str(), r.clips_per_s, r.min_clips_per_s,
+        b > 0 ? r.clips_per_s / b : 0.0, static_cast<double>(r.peak_rss_bytes) / (1 << 20));
     out += buf;
   }
   return out;

@@ -63,6 +63,11 @@ struct LoaderOptions {
   int64_t world_size = 1;
   BadSamplePolicy bad_samples = BadSamplePolicy::kFail;
   int64_t max_replacement_tries = 10;
+  // num_workers 0: the calling thread builds batches with its OpenMP kernels on itself alone.
+  // Letting the loader's many small ops open the training threads' team made every op wait for
+  // all of them: with another busy process on the machine one of them is often descheduled, and
+  // loading fell ~10x (2 threads) where one thread kept its speed. false is for the benchmark.
+  bool single_thread_kernels = true;
 };
 
 struct BadSample {

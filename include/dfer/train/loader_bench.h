@@ -24,6 +24,11 @@ struct LoaderBenchOptions {
   // resized to data.short_side_size as uint8 [T, H, W, 3] with no transform at all; what a pack
   // replaces, measured without the float work every source shares.
   bool decode_only = false;
+  // Also time num_workers 0 with the loader's kernels on the training threads' OpenMP team (the
+  // behaviour before LoaderOptions::single_thread_kernels), for a before/after in one run.
+  bool compare_shared_kernels = false;
+  // Processes that spin on a core each for the whole benchmark: a deliberate background load.
+  int busy_processes = 0;
 };
 
 struct LoaderBenchRow {
@@ -35,6 +40,7 @@ struct LoaderBenchRow {
   int64_t peak_rss_bytes = 0;  // process peak RSS while this row ran (reset before it)
   std::string clip_shape;      // "CxTxHxW" of one training clip ("TxHxWxC" for decode)
   std::string chain;           // "train", "eval" or "decode"
+  std::string kernels;         // "own": single-thread kernels on the loading thread; "shared"
 };
 
 // Runs the training split of `cfg` (with data.data_path replaced by each source) through the
