@@ -15,6 +15,34 @@ void AdamW::step(double lr, double weight_decay) {
   for (auto& g : groups_) {
     const double group_lr = lr * g.lr_scale;
     const double wd = g.weight_decay > 0 ? weight_decay : 0.0;
+    const bool foreach = options_.issue == AdamWOptions::Issue::kForeach ||
+                         (options_.issue == AdamWOptions::Issue::kAuto && !g.params.empty() &&
+                          g.params.front().is_cuda());
+    if (foreach) {
+      // Bucketed by step count (a parameter that once had no gradient lags behind), so each bucket
+      // shares its bias corrections.
+      std::map<int64_t, std::vector<size_t>> by_step;
+      std::vector<torch::Tensor> grads(g.params.size());
+      for (size_t i = 0; i < g.params.size(); ++i) {
+        grads[i] = g.params[i].grad();
+        if (!grads[i].defined()) {
+          if (!options_.missing_grad_as_zero) continue;
+          grads[i] = torch::zeros_like(g.params[i]);
+        }
+        by_step[state_[g.param_names[i]].step].push_back(i);
+      }
+      for (auto& [step, idx] : by_step) {
+        std::vector<torch::Tensor> ps, gs;
+        std::vector<State*> ss;
+        for (const size_t i : idx) {
+          ps.push_back(g.params[i]);
+          gs.push_back(grads[i]);
+          ss.push_back(&state_[g.param_names[i]]);
+        }
+        update_foreach(ps, gs, ss, group_lr, wd);
+      }
+      continue;
+    }
     for (size_t i = 0; i < g.params.size(); ++i) {
       torch::Tensor p = g.params[i];
       torch::Tensor grad = p.grad();
@@ -39,6 +67,34 @@ void AdamW::step(double lr, double weight_decay) {
       p.addcdiv_(s.exp_avg, denom, -step_size);
     }
   }
+}
+
+void AdamW::update_foreach(std::vector<torch::Tensor>& ps, std::vector<torch::Tensor>& gs,
+                           std::vector<State*>& ss, double lr, double wd) {
+  std::vector<torch::Tensor> m, v;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    State& s = *ss[i];
+    if (!s.exp_avg.defined()) {
+      s.exp_avg = torch::zeros_like(ps[i], torch::MemoryFormat::Preserve);
+      s.exp_avg_sq = torch::zeros_like(ps[i], torch::MemoryFormat::Preserve);
+    }
+    s.step += 1;
+    m.push_back(s.exp_avg);
+    v.push_back(s.exp_avg_sq);
+  }
+  const double step = static_cast<double>(ss.front()->step);
+  // The per-tensor sequence below (step()), one multi-tensor call per operation.
+  at::_foreach_mul_(ps, 1.0 - lr * wd);
+  at::_foreach_mul_(m, options_.beta1);
+  at::_foreach_add_(m, gs, 1.0 - options_.beta1);
+  at::_foreach_mul_(v, options_.beta2);
+  at::_foreach_addcmul_(v, gs, gs, 1.0 - options_.beta2);
+  const double bc1 = 1.0 - std::pow(options_.beta1, step);
+  const double bc2 = 1.0 - std::pow(options_.beta2, step);
+  auto denom = at::_foreach_sqrt(v);
+  at::_foreach_div_(denom, std::sqrt(bc2));
+  at::_foreach_add_(denom, options_.eps);
+  at::_foreach_addcdiv_(ps, m, denom, -(lr / bc1));
 }
 
 void AdamW::zero_grad() {
