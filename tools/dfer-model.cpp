@@ -12,7 +12,9 @@
 #include "dfer/models/build.h"
 #include "dfer/models/summary.h"
 #include "dfer/train/bench.h"
+#ifndef DFER_NO_DATA  // the GPU-check build has no data pipeline (CMake DFER_GPU_CHECK)
 #include "dfer/train/loader_bench.h"
+#endif
 #include "dfer/train/model_factory.h"
 #include "dfer/train/precision.h"
 #include "dfer/util/error.h"
@@ -77,6 +79,13 @@ int main(int argc, char** argv) {
                   "--loader: sampled frames decoded and resized only (uint8), no transforms");
   bench->add_option("--runs", b_runs, "--loader runs per row (median reported)")
       ->capture_default_str();
+  bool b_shared_kernels = false;
+  bench->add_flag("--compare-shared-kernels", b_shared_kernels,
+                  "--loader: also time 0 workers with loading on the compute threads' OpenMP team");
+  int b_busy = 0;
+  bench->add_option("--busy", b_busy, "--loader: spinning background processes (deliberate load)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 
   try {
     app.parse(argc, argv);
@@ -100,6 +109,9 @@ int main(int argc, char** argv) {
       bcli.overrides = dfer::pair_overrides(btokens);
       auto cfg = dfer::load_config(bcli);
       if (b_loader) {
+#ifdef DFER_NO_DATA
+        throw dfer::UsageError("bench --loader: this build has no data pipeline (DFER_GPU_CHECK)");
+#else
         dfer::train::LoaderBenchOptions lo;
         for (const auto& s : b_sources) {
           const auto eq = s.find('=');
@@ -115,12 +127,16 @@ int main(int argc, char** argv) {
         lo.runs = b_runs;
         lo.eval_chain = b_eval_chain;
         lo.decode_only = b_decode_only;
+        lo.compare_shared_kernels = b_shared_kernels;
+        lo.busy_processes = b_busy;
         std::cout << "loader benchmark (training split, "
                   << (b_decode_only  ? "frames decoded and resized only"
                       : b_eval_chain ? "validation transforms"
                                      : "full train augmentation of the config")
-                  << "), " << at::get_num_threads() << " intra-op threads\n"
+                  << "), " << at::get_num_threads() << " intra-op threads, " << b_busy
+                  << " busy background processes\n"
                   << dfer::train::loader_bench_table(dfer::train::bench_loader(cfg, lo));
+#endif
       }
       if (b_train || b_eval) {
         dfer::train::TrainBenchOptions to;

@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   app.add_option("--atol", opt.atol, "absolute tolerance, scaled by max(1, max|expected|)");
   app.add_option("--rtol", opt.rtol, "relative tolerance");
   app.add_option("--loss-rtol", opt.loss_rtol, "relative tolerance of scalar losses");
+  std::string device = "cpu";
+  app.add_option("--device", device, "cpu, cuda or cuda:N (fp32 on CUDA: TF32 held off)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -28,6 +31,16 @@ int main(int argc, char** argv) {
   }
   opt.backend = backend == "explicit" ? dfer::models::AttentionBackend::kExplicit
                                       : dfer::models::AttentionBackend::kFused;
+  try {
+    opt.device = torch::Device(device);
+  } catch (const std::exception&) {
+    std::cerr << "dfer-parity: --device: '" << device << "' is not a device (cpu, cuda, cuda:N)\n";
+    return 2;
+  }
+  if (opt.device.is_cuda() && !torch::cuda::is_available()) {
+    std::cerr << "dfer-parity: --device " << device << ": no CUDA device is visible\n";
+    return 2;
+  }
   int failed = 0;
   for (const auto& dir : dirs) {
     try {

@@ -39,12 +39,14 @@ torch::Tensor input_named(const TensorMap& m, const std::string& name, const fs:
 
 // Fine-tune fixture: logits/features for every classify token type, plus the taps.
 TensorMap run_finetune(const ModelSpec& spec, const io::NamedTensors& weights,
-                       const TensorMap& inputs, const fs::path& input_file) {
+                       const TensorMap& inputs, const fs::path& input_file,
+                       const torch::Device& device) {
   auto model = build_finetune(spec);
   load_state(*model, weights, /*strict=*/true);
+  model->to(device);
   model->eval();
   torch::NoGradGuard guard;
-  auto video = input_named(inputs, "video", input_file);
+  auto video = input_named(inputs, "video", input_file).to(device);
   Taps taps;
   auto [logits, features] = model->forward_with_features(video, &taps);
   TensorMap out(taps.begin(), taps.end());
@@ -85,13 +87,15 @@ MaeTargetOptions engine_options(const json& config, const ModelSpec& spec) {
 
 // Pre-train fixture: decoder outputs, targets and losses as the engine computes them, plus taps.
 TensorMap run_pretrain(const ModelSpec& spec, const json& config, const io::NamedTensors& weights,
-                       const TensorMap& inputs, const fs::path& input_file) {
+                       const TensorMap& inputs, const fs::path& input_file,
+                       const torch::Device& device) {
   auto model = build_pretrain(spec);
   load_state(*model, weights, /*strict=*/true);
+  model->to(device);
   model->eval();
   torch::NoGradGuard guard;
-  auto video = input_named(inputs, "video", input_file);
-  auto mask = input_named(inputs, "mask", input_file);
+  auto video = input_named(inputs, "video", input_file).to(device);
+  auto mask = input_named(inputs, "mask", input_file).to(device);
   Taps taps;
   auto outputs = model->forward(video, mask, &taps);
   auto opt = engine_options(config, spec);
@@ -190,7 +194,8 @@ ParityResult run_parity(const std::string& fixture_dir, const ParityOptions& opt
   } catch (...) {
     rethrow_with_context((dir / "config.json").string());
   }
-  r.description = fmt::format("{} [{} attention]", describe(spec), to_string(options.backend));
+  r.description = fmt::format("{} [{} attention, {}]", describe(spec), to_string(options.backend),
+                              options.device.str());
 
   const auto weights = io::load_safetensors((dir / "weights.safetensors").string());
   const auto input_file = dir / "input.safetensors";
@@ -199,20 +204,33 @@ ParityResult run_parity(const std::string& fixture_dir, const ParityOptions& opt
 
   const auto saved_backend = attention_backend();
   set_attention_backend(options.backend);
+  auto& ctx = at::globalContext();
+  const bool tf32_cudnn = ctx.allowTF32CuDNN(), tf32_cublas = ctx.allowTF32CuBLAS();
+  const auto restore = [&] {
+    set_attention_backend(saved_backend);
+    if (options.device.is_cuda()) {
+      ctx.setAllowTF32CuDNN(tf32_cudnn);
+      ctx.setAllowTF32CuBLAS(tf32_cublas);
+    }
+  };
+  if (options.device.is_cuda()) {
+    ctx.setAllowTF32CuDNN(false);  // on by default for convolutions (the patch embedding)
+    ctx.setAllowTF32CuBLAS(false);
+  }
   TensorMap ours;
   try {
     ours = spec.kind == ModelKind::kPretrain
-               ? run_pretrain(spec, config, weights, inputs, input_file)
-               : run_finetune(spec, weights, inputs, input_file);
+               ? run_pretrain(spec, config, weights, inputs, input_file, options.device)
+               : run_finetune(spec, weights, inputs, input_file, options.device);
   } catch (const c10::Error& e) {
     // LibTorch messages carry a C++ backtrace; the first line is what matters here.
-    set_attention_backend(saved_backend);
+    restore();
     throw Error(fmt::format("running fixture {}: {}", dir.string(), e.what_without_backtrace()));
   } catch (...) {
-    set_attention_backend(saved_backend);
+    restore();
     rethrow_with_context(fmt::format("running fixture {}", dir.string()));
   }
-  set_attention_backend(saved_backend);
+  restore();
 
   for (const auto& [name, t] : expected) {
     auto it = ours.find(name);

@@ -111,6 +111,14 @@ double measure_gemm_tflops(const torch::Device& device, Precision precision, int
   return s > 0 ? 2.0 * static_cast<double>(n * n * n) / s / 1e12 : 0.0;
 }
 
+namespace {
+// A GEMM large enough to reach the device's peak: 2048^3 saturates a CPU; a GPU needs far more
+// work per launch (an H200 reaches ~790 bf16 TFLOP/s only from about 8192^3).
+int64_t gemm_size(const torch::Device& d) {
+  return d.is_cuda() ? 8192 : 2048;
+}
+}  // namespace
+
 TrainBenchResult bench_train(const TrainBenchOptions& o) {
   const auto& spec = o.spec;
   const bool pretrain = spec.kind == models::ModelKind::kPretrain;
@@ -183,7 +191,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   const auto macs = models::count_macs(spec, o.batch, o.mask_ratio).total_macs();
   r.train_gflop_per_step = 3.0 * 2.0 * static_cast<double>(macs) / 1e9;
   r.achieved_tflops = r.step_s > 0 ? r.train_gflop_per_step / r.step_s / 1e3 : 0.0;
-  r.gemm_peak_tflops = measure_gemm_tflops(o.device, o.precision);
+  r.gemm_peak_tflops = measure_gemm_tflops(o.device, o.precision, gemm_size(o.device));
   r.mfu = r.gemm_peak_tflops > 0 ? r.achieved_tflops / r.gemm_peak_tflops : 0.0;
   return r;
 }
@@ -217,6 +225,11 @@ EvalBenchResult bench_eval(const TrainBenchOptions& o) {
   r.step_s = median(step);
   r.clips_per_s = r.step_s > 0 ? static_cast<double>(o.batch) / r.step_s : 0.0;
   std::tie(r.peak_memory_bytes, r.memory_kind) = peak_memory(o.device);
+  r.gflop_per_step =
+      2.0 * static_cast<double>(models::count_macs(s, o.batch, 0.0).total_macs()) / 1e9;
+  r.achieved_tflops = r.step_s > 0 ? r.gflop_per_step / r.step_s / 1e3 : 0.0;
+  r.gemm_peak_tflops = measure_gemm_tflops(o.device, o.precision, gemm_size(o.device));
+  r.mfu = r.gemm_peak_tflops > 0 ? r.achieved_tflops / r.gemm_peak_tflops : 0.0;
   return r;
 }
 
@@ -224,9 +237,11 @@ std::string EvalBenchResult::to_string() const {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "%s\n  evaluation, batch %lld: %.2f clips/s, step %.1f ms (median); peak memory "
-                "(%s) %.1f MiB",
+                "(%s) %.1f MiB\n  %.1f GFLOP per step (forward), %.3f TFLOP/s achieved, GEMM "
+                "peak %.3f TFLOP/s, MFU %.1f%%",
                 description.c_str(), static_cast<long long>(batch), clips_per_s, step_s * 1e3,
-                memory_kind.c_str(), static_cast<double>(peak_memory_bytes) / (1 << 20));
+                memory_kind.c_str(), static_cast<double>(peak_memory_bytes) / (1 << 20),
+                gflop_per_step, achieved_tflops, gemm_peak_tflops, 100.0 * mfu);
   return buf;
 }
 

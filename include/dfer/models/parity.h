@@ -19,6 +19,9 @@ struct ParityOptions {
   double target_atol = 1e-5;  // labels / targets: pure arithmetic on the input, no model
   double loss_rtol = 1e-5;    // scalar losses
   AttentionBackend backend = AttentionBackend::kFused;
+  // Where the model runs (outputs are compared on the CPU in float64). On CUDA the run holds
+  // TF32 off for cuBLAS and cuDNN, so fp32 means fp32 as in the reference.
+  torch::Device device = torch::kCPU;
 };
 
 struct TensorCheck {

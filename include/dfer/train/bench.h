@@ -48,6 +48,10 @@ struct EvalBenchResult {
   double step_s = 0, clips_per_s = 0;  // median over the measured steps
   int64_t peak_memory_bytes = 0;
   std::string memory_kind;
+  double gflop_per_step = 0;  // forward FLOPs (2 x MACs) of the batch
+  double achieved_tflops = 0;
+  double gemm_peak_tflops = 0;  // measured dense matmul rate in the compute dtype
+  double mfu = 0;
   std::string to_string() const;
 };
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The prepared GPU check, for a lent GPU machine that has a CUDA torch in a Python venv but no
+# network and none of Debian's -dev packages. Two halves:
+#   bash tools/gpu_check.sh prepare   on a build machine (network): the Debian packages the
+#                                     GPU-check build needs go to .gpu/debs, the reference
+#                                     fixtures to .gpu/fixtures (.gpu/ is ignored; carry it)
+#   bash tools/gpu_check.sh run       on the GPU machine: unpacks the packages into a prefix,
+#                                     builds dfer-model and dfer-parity against that torch
+#                                     (CMake DFER_GPU_CHECK: no OpenCV, no tests), then runs the
+#                                     parity fixtures on CUDA in fp32 (1e-4), and bf16 training
+#                                     steps and evaluation of the base LGI-Former with clips/s and
+#                                     model-FLOP utilisation against the bf16 GEMM peak.
+# Environment: DFER_GPU_PYTHON (default /opt/torch/.venv/bin/python3), DFER_GPU_CHECK_DEVICE
+# (default cuda; cpu rehearses the whole run on a machine without a GPU), DFER_GPU_BATCH (32).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+gpu="$root/.gpu"
+# yaml-cpp, spdlog + fmt (built libraries) and the header-only CLI11 and nlohmann-json.
+debs=(libyaml-cpp-dev libyaml-cpp0.7 libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 libcli11-dev
+  nlohmann-json3-dev)
+fixtures=(finetune_lgi_small finetune_vit_small pretrain_lgi_small)
+
+step() { echo; echo "==> $* ($(($(date +%s) - start)) s)"; }
+start=$(date +%s)
+
+prepare() {
+  step "downloading ${debs[*]} into .gpu/debs"
+  rm -rf "$gpu/debs" "$gpu/fixtures"
+  mkdir -p "$gpu/debs" "$gpu/fixtures"
+  (cd "$gpu/debs" && apt-get download "${debs[@]}" &&
+    for f in *%3a*; do [ -e "$f" ] && mv "$f" "${f//%3a/_}"; done)  # plain names travel safely
+  local src="${DFER_REFERENCE_FIXTURES:-$root/../shared/fixtures/reference}"
+  for f in "${fixtures[@]}"; do cp -r "$src/$f" "$gpu/fixtures/"; done
+  du -sh "$gpu"
+}
+
+run() {
+  local py="${DFER_GPU_PYTHON:-/opt/torch/.venv/bin/python3}" device="${DFER_GPU_CHECK_DEVICE:-cuda}"
+  local batch="${DFER_GPU_BATCH:-32}" prefix=/tmp/dfer-gpu-deps build="$root/build-gpu"
+  [ -d "$gpu/debs" ] || { echo "gpu_check: no .gpu/debs: run 'prepare' first" >&2; exit 1; }
+  step "GPU"
+  nvidia-smi -L || echo "(no nvidia-smi)"
+  step "unpacking the Debian packages into $prefix"
+  for f in "$gpu"/debs/*.deb; do dpkg -x "$f" "$prefix"; done
+  local torch
+  torch="$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
+  # cmake and ninja come with the venv there.
+  export PATH="$(dirname "$py"):$PATH"
+  step "configuring against $torch"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDFER_GPU_CHECK=ON \
+    -DDFER_REQUIRE_CUDA=ON -DCMAKE_PREFIX_PATH="$torch/share/cmake;$prefix/usr"
+  step "building"
+  cmake --build "$build" -j"$(nproc)"
+  export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  local bin="$build/bin" status=0
+  step "environment"
+  "$bin/dfer-model" env
+  step "parity fixtures on $device (fp32, atol/rtol 1e-4)"
+  "$bin/dfer-parity" --device "$device" "${fixtures[@]/#/$gpu/fixtures/}" || status=1
+  step "base LGI-Former, 16x160x160, bf16 on $device: training steps and evaluation"
+  "$bin/dfer-model" bench --train --eval --config "$root/configs/dfew_finetune.yaml" \
+    --batch "$batch" --precision bf16 system.device "$device" || status=1
+  step "done: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
+  return $status
+}
+
+case "${1:-}" in
+  prepare) prepare ;;
+  run) run ;;
+  *) echo "usage: tools/gpu_check.sh prepare|run" >&2; exit 2 ;;
+esac
