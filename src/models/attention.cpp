@@ -10,7 +10,7 @@ namespace dfer::models {
 
 namespace {
 
-std::atomic<AttentionBackend> g_backend{AttentionBackend::kFused};
+std::atomic<AttentionBackend> g_backend{AttentionBackend::kAuto};
 
 torch::Tensor explicit_attention(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, double scale, double dropout_p,
@@ -45,12 +45,25 @@ AttentionBackend attention_backend() {
 }
 
 const char* to_string(AttentionBackend backend) {
-  return backend == AttentionBackend::kFused ? "fused" : "explicit";
+  switch (backend) {
+    case AttentionBackend::kFused:
+      return "fused";
+    case AttentionBackend::kExplicit:
+      return "explicit";
+    case AttentionBackend::kAuto:
+      break;
+  }
+  return "auto";
 }
 
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, double scale, double dropout_p,
                                  bool training, AttentionBackend backend) {
+  if (backend == AttentionBackend::kAuto)
+    backend = !q.is_cuda() && torch::GradMode::is_enabled() &&
+                      (q.requires_grad() || k.requires_grad() || v.requires_grad())
+                  ? AttentionBackend::kExplicit
+                  : AttentionBackend::kFused;
   if (backend == AttentionBackend::kExplicit)
     return explicit_attention(q, k, v, scale, dropout_p, training);
   return fused_attention(q, k, v, scale, dropout_p, training);

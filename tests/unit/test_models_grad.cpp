@@ -77,7 +77,7 @@ TEST_CASE("tiny LGI-Former gradients match finite differences (double)", "[model
       }
     }
   }
-  set_attention_backend(AttentionBackend::kFused);
+  set_attention_backend(AttentionBackend::kAuto);  // the default
 }
 
 TEST_CASE("pre-train model trains: loss backward reaches encoder and decoder", "[models][grad]") {
@@ -185,7 +185,7 @@ TEST_CASE("bf16 CPU autocast forward and backward stay finite", "[models][grad]"
     CHECK(std::isfinite(pre_loss.item<double>()));
     check_finite_grads(*pre);
   }
-  set_attention_backend(AttentionBackend::kFused);
+  set_attention_backend(AttentionBackend::kAuto);  // the default
 }
 
 TEST_CASE("base LGI-Former forward+backward on a 16x160x160 clip", "[models][grad][slow]") {

@@ -135,3 +135,25 @@ TEST_CASE("attention modules agree across backends", "[models][attention]") {
   auto ref = ga->proj(torch::matmul(att, kv[1]).transpose(1, 2).reshape({3, 11, 32}));
   CHECK(torch::allclose(f1, ref, 1e-5, 1e-5));
 }
+
+TEST_CASE("auto attention: explicit when differentiated on the CPU, fused otherwise",
+          "[models][attention]") {
+  using dfer::models::AttentionBackend;
+  using dfer::models::scaled_dot_product;
+  torch::manual_seed(5);
+  auto q = torch::randn({2, 3, 9, 16}), k = torch::randn({2, 3, 9, 16}),
+       v = torch::randn({2, 3, 9, 16});
+  const double s = 0.25;
+  {
+    torch::NoGradGuard no_grad;
+    CHECK(torch::equal(scaled_dot_product(q, k, v, s, 0.0, false, AttentionBackend::kAuto),
+                       scaled_dot_product(q, k, v, s, 0.0, false, AttentionBackend::kFused)));
+  }
+  q.requires_grad_(true);
+  const auto a = scaled_dot_product(q, k, v, s, 0.0, true, AttentionBackend::kAuto);
+  const auto e = scaled_dot_product(q, k, v, s, 0.0, true, AttentionBackend::kExplicit);
+  CHECK(torch::equal(a, e));
+  // and agrees with the fused kernel to rounding.
+  CHECK(torch::allclose(a, scaled_dot_product(q, k, v, s, 0.0, true, AttentionBackend::kFused),
+                        1e-5, 1e-5));
+}
