@@ -6,9 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <optional>
+
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "dfer/config/cli.h"
 #include "dfer/io/weight_files.h"
+#include "dfer/models/attention.h"
 #include "dfer/models/build.h"
 #include "dfer/models/summary.h"
 #include "dfer/train/bench.h"
@@ -66,6 +70,16 @@ int main(int argc, char** argv) {
   bench->add_option("--steps", b_steps, "measured steps (median reported)")->capture_default_str();
   bench->add_option("--warmup", b_warmup, "unmeasured steps first")->capture_default_str();
   bench->add_option("--precision", b_precision, "fp32 | bf16 | fp16 (default: system.precision)");
+  std::string b_attention = "auto";
+  bench
+      ->add_option("--attention", b_attention,
+                   "--train/--eval attention kernel: fused (scaled_dot_product_attention), "
+                   "explicit (matmul, softmax, matmul) or auto (explicit when training on a CPU)")
+      ->check(CLI::IsMember({"auto", "fused", "explicit"}))
+      ->capture_default_str();
+  std::string b_profile;
+  bench->add_option("--profile", b_profile,
+                    "--train/--eval: write a Chrome trace of every op (LibTorch's profiler) here");
   bench->add_option("--source", b_sources,
                     "LABEL=DATA_PATH for --loader: a folder with train.csv or a pack (repeatable)");
   bench->add_option("--workers", b_workers, "--loader worker counts")->capture_default_str();
@@ -148,8 +162,15 @@ int main(int argc, char** argv) {
         to.steps = b_steps;
         to.warmup = b_warmup;
         to.mask_ratio = cfg.get_float("model.mask_ratio");
+        using dfer::models::AttentionBackend;
+        dfer::models::set_attention_backend(b_attention == "explicit" ? AttentionBackend::kExplicit
+                                            : b_attention == "fused"  ? AttentionBackend::kFused
+                                                                      : AttentionBackend::kAuto);
         std::cout << "precision " << dfer::train::precision_name(to.precision) << ", device "
-                  << to.device.str() << ", " << at::get_num_threads() << " threads\n";
+                  << to.device.str() << ", " << at::get_num_threads() << " threads, " << b_attention
+                  << " attention\n";
+        std::optional<torch::autograd::profiler::RecordProfile> profile;
+        if (!b_profile.empty()) profile.emplace(b_profile);
         if (b_train) std::cout << dfer::train::bench_train(to).to_string() << "\n";
         if (b_eval) std::cout << dfer::train::bench_eval(to).to_string() << "\n";
       }

@@ -157,6 +157,20 @@ double measure_gemm_gflops(const std::string& dtype, int n, int reps) {
   return 2.0 * n * n * static_cast<double>(n) / median / 1e9;
 }
 
+std::string mkl_dispatch_report() {
+  using Query = const char* (*)(const void**);
+  auto* query = reinterpret_cast<Query>(dlsym(RTLD_DEFAULT, "dfer_mkl_cpu_dispatch"));
+  if (!query) return "MKL's own vendor check (this program carries no answer of its own)";
+  using VendorCheck = int (*)();
+  auto* bound = reinterpret_cast<VendorCheck>(dlsym(RTLD_DEFAULT, "mkl_serv_intel_cpu_true"));
+  const void* ours = nullptr;
+  query(&ours);
+  if (!bound || reinterpret_cast<const void*>(bound) != ours)
+    return "this program's answer is NOT bound: MKL keeps its own vendor check";
+  bound();  // settles the answer if MKL has not asked yet
+  return query(nullptr);
+}
+
 std::string cuda_report() {
   std::string out;
 #ifdef DFER_WITH_CUDA
@@ -184,6 +198,7 @@ std::string environment_report(bool measure) {
   out += fmt::format("  BLAS             : {} ({})\n", blas.name,
                      blas.path.empty() ? "no BLAS library mapped" : blas.path);
   out += fmt::format("  oneDNN (mkldnn)  : {}\n", at::hasMKLDNN() ? "yes" : "no");
+  if (at::hasMKL()) out += fmt::format("  MKL CPU dispatch : {}\n", mkl_dispatch_report());
   out += fmt::format("  intra-op threads : {}\n", torch::get_num_threads());
   out += fmt::format("  inter-op threads : {}\n", at::get_num_interop_threads());
   out += fmt::format("  hardware threads : {}\n", std::thread::hardware_concurrency());

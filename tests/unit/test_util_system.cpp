@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <tuple>
 
 #include "dfer/util/system.h"
@@ -59,4 +60,26 @@ TEST_CASE("the report names the CUDA build: versions compiled in and the devices
   REQUIRE_THAT(report, Catch::Contains("CUDA compiled in : yes (CUDA 1"));
   REQUIRE_THAT(report, Catch::Contains("NCCL 2."));
 #endif
+}
+
+TEST_CASE("MKL's vendor check is answered by this program, and GEMMs stay right on 2 threads") {
+  if (!at::hasMKL()) return;
+  const auto report = dfer::mkl_dispatch_report();
+  INFO(report);
+  REQUIRE_THAT(report, !Catch::Contains("NOT bound") && !Catch::Contains("carries no answer"));
+  dfer::configure_threads(2);
+  torch::manual_seed(4);
+  // beta = 0 must ignore C entirely, NaN included (BLAS semantics), on more than one thread.
+  const auto a = torch::randn({257, 300}), b = torch::randn({300, 203});
+  const auto c = torch::full({257, 203}, std::numeric_limits<float>::quiet_NaN());
+  const auto got = torch::addmm(c, a, b, /*beta=*/0.0, /*alpha=*/1.0);
+  const auto want = torch::mm(a.to(torch::kDouble), b.to(torch::kDouble));
+  CHECK(torch::isfinite(got).all().item<bool>());
+  CHECK(torch::allclose(got.to(torch::kDouble), want, 1e-4, 1e-4));
+  // bf16 GEMMs (also MKL's on this build) against float64 at bf16 rounding.
+  const auto g16 = torch::mm(a.to(torch::kBFloat16), b.to(torch::kBFloat16)).to(torch::kDouble);
+  const auto w16 = torch::mm(a.to(torch::kBFloat16).to(torch::kDouble),
+                             b.to(torch::kBFloat16).to(torch::kDouble));
+  CHECK(torch::allclose(g16, w16, 2e-2, 1e-1));
+  dfer::configure_threads(1);
 }

@@ -47,6 +47,12 @@ BlasInfo detect_blas();
 // median of `reps` runs after one warm-up. Returns a negative value if the dtype is unsupported.
 double measure_gemm_gflops(const std::string& dtype, int n = 1024, int reps = 5);
 
+// What MKL's CPU-vendor check answers in this process: the executables answer it themselves on
+// non-Intel CPUs with AVX2+FMA (tools/support/mkl_cpu_dispatch.cpp). Checks with dlsym that the
+// definition the dynamic linker bound is the program's; says so when it is not, or when the
+// program carries none (e.g. another program linking the library).
+std::string mkl_dispatch_report();
+
 // CUDA lines of the report: the CUDA, cuDNN and NCCL versions LibTorch was built with (when it
 // has CUDA) and the devices seen.
 std::string cuda_report();
