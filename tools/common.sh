@@ -43,8 +43,14 @@ install_torch() {
     echo "torch $DFER_TORCH_VERSION present"; return
   fi
   [ -x "$DFER_VENV/bin/python" ] || python3 -m venv "$DFER_VENV" || fail "python3 -m venv $DFER_VENV"
+  if [ "${DFER_TORCH_FULL:-0}" = 1 ]; then
+    # GPU machines: every CUDA library in the versions torch was built with (~3 GB).
+    "$DFER_VENV/bin/pip" install --disable-pip-version-check "${DFER_TORCH_WHEELS[@]}" \
+      || fail "pip install ${DFER_TORCH_WHEELS[*]}"
+    return
+  fi
   "$DFER_VENV/bin/pip" install --disable-pip-version-check --no-deps "${DFER_TORCH_WHEELS[@]}" \
-    || fail "pip install ${DFER_TORCH_WHEELS[*]}"
+    || fail "pip install --no-deps ${DFER_TORCH_WHEELS[*]}"
 }
 
 build_all() {

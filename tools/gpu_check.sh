@@ -43,7 +43,8 @@ run() {
   step "unpacking the Debian packages into $prefix"
   for f in "$gpu"/debs/*.deb; do dpkg -x "$f" "$prefix"; done
   local torch
-  torch="$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
+  # Found without importing torch (a --no-deps install cannot import it; nothing is loaded).
+  torch="$("$py" -c 'import importlib.util as u; print(u.find_spec("torch").submodule_search_locations[0])')"
   # cmake and ninja come with the venv there.
   export PATH="$(dirname "$py"):$PATH"
   step "configuring against $torch"
