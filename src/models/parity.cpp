@@ -21,16 +21,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using TensorMap = std::map<std::string, torch::Tensor>;
 
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(fmt::format("cannot open {}", path.string()));
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(fmt::format("{}: invalid JSON: {}", path.string(), e.what()));
-  }
-}
-
 torch::Tensor input_named(const TensorMap& m, const std::string& name, const fs::path& file) {
   auto it = m.find(name);
   if (it == m.end()) throw Error(fmt::format("{}: no tensor '{}'", file.string(), name));
@@ -182,12 +172,23 @@ std::string ParityResult::to_string() const {
   return s;
 }
 
+json read_fixture_config(const std::string& fixture_dir) {
+  const auto path = fs::path(fixture_dir) / "config.json";
+  std::ifstream in(path);
+  if (!in) throw Error(fmt::format("cannot open {}", path.string()));
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    throw Error(fmt::format("{}: invalid JSON: {}", path.string(), e.what()));
+  }
+}
+
 ParityResult run_parity(const std::string& fixture_dir, const ParityOptions& options) {
   const fs::path dir(fixture_dir);
   ParityResult r;
   r.fixture =
       dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
-  const auto config = read_json(dir / "config.json");
+  const auto config = read_fixture_config(dir.string());
   ModelSpec spec;
   try {
     spec = spec_from_reference_config(config);

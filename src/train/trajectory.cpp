@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -30,17 +29,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-json read_config(const fs::path& dir) {
-  const auto path = dir / "config.json";
-  std::ifstream in(path);
-  if (!in) throw Error(fmt::format("cannot open {}", path.string()));
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(fmt::format("{}: invalid JSON: {}", path.string(), e.what()));
-  }
-}
 
 const torch::Tensor& tensor_named(const std::map<std::string, torch::Tensor>& m,
                                   const std::string& name, const fs::path& file) {
@@ -128,12 +116,12 @@ std::string TrajectoryResult::to_string() const {
 bool is_trajectory_fixture(const std::string& fixture_dir) {
   const auto path = fs::path(fixture_dir) / "config.json";
   if (!fs::exists(path)) return false;
-  return read_config(fixture_dir).value("kind", "") == "finetune_trajectory";
+  return models::read_fixture_config(fixture_dir).value("kind", "") == "finetune_trajectory";
 }
 
 TrajectoryResult run_trajectory(const std::string& fixture_dir, const TrajectoryOptions& o) {
   const fs::path dir(fixture_dir);
-  const auto config = read_config(dir);
+  const auto config = models::read_fixture_config(fixture_dir);
   const auto cfg_file = dir / "config.json";
   TrajectoryResult r;
   r.fixture =

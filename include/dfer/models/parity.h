@@ -47,6 +47,10 @@ struct ParityResult {
 // (unknown keys included), so a new upstream option cannot be silently ignored.
 ModelSpec spec_from_reference_config(const nlohmann::json& config);
 
+// A fixture folder's config.json; throws dfer::Error naming the file when it is missing or not
+// JSON.
+nlohmann::json read_fixture_config(const std::string& fixture_dir);
+
 // Runs one fixture folder. Throws dfer::Error when the folder cannot be read; comparison
 // failures are reported in the result, not thrown.
 ParityResult run_parity(const std::string& fixture_dir, const ParityOptions& options = {});
