@@ -37,7 +37,7 @@ torch_dir() {
 
 install_torch() {
   step "checking LibTorch (PyPI torch $DFER_TORCH_VERSION in $DFER_VENV)"
-  if [ -x "$DFER_VENV/bin/python" ] &&
+  if [ "${DFER_TORCH_FULL:-0}" != 1 ] && [ -x "$DFER_VENV/bin/python" ] &&
     [ "$("$DFER_VENV/bin/pip" list --format=freeze 2>/dev/null | grep -c -x -F -f <(printf '%s\n' "${DFER_TORCH_WHEELS[@]}"))" \
       -eq ${#DFER_TORCH_WHEELS[@]} ]; then
     echo "torch $DFER_TORCH_VERSION present"; return
