@@ -10,6 +10,22 @@ namespace dfer::train {
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
     : groups_(std::move(groups)), options_(options) {}
 
+torch::Tensor AdamW::gradient_of(const torch::Tensor& p) const {
+  torch::Tensor grad = p.grad();
+  if (!grad.defined() && options_.missing_grad_as_zero) grad = torch::zeros_like(p);
+  return grad;
+}
+
+AdamW::State& AdamW::advance_state(const std::string& name, const torch::Tensor& p) {
+  State& s = state_[name];
+  if (!s.exp_avg.defined()) {
+    s.exp_avg = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+    s.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+  }
+  s.step += 1;
+  return s;
+}
+
 void AdamW::step(double lr, double weight_decay) {
   torch::NoGradGuard no_grad;
   for (auto& g : groups_) {
@@ -18,44 +34,21 @@ void AdamW::step(double lr, double weight_decay) {
     const bool foreach = options_.issue == AdamWOptions::Issue::kForeach ||
                          (options_.issue == AdamWOptions::Issue::kAuto && !g.params.empty() &&
                           g.params.front().is_cuda());
-    if (foreach) {
-      // Bucketed by step count (a parameter that once had no gradient lags behind), so each bucket
-      // shares its bias corrections.
-      std::map<int64_t, std::vector<size_t>> by_step;
-      std::vector<torch::Tensor> grads(g.params.size());
-      for (size_t i = 0; i < g.params.size(); ++i) {
-        grads[i] = g.params[i].grad();
-        if (!grads[i].defined()) {
-          if (!options_.missing_grad_as_zero) continue;
-          grads[i] = torch::zeros_like(g.params[i]);
-        }
-        by_step[state_[g.param_names[i]].step].push_back(i);
-      }
-      for (auto& [step, idx] : by_step) {
-        std::vector<torch::Tensor> ps, gs;
-        std::vector<State*> ss;
-        for (const size_t i : idx) {
-          ps.push_back(g.params[i]);
-          gs.push_back(grads[i]);
-          ss.push_back(&state_[g.param_names[i]]);
-        }
-        update_foreach(ps, gs, ss, group_lr, wd);
-      }
-      continue;
-    }
+    // Multi-tensor form: bucketed by step count (a parameter that once had no gradient lags
+    // behind), so each bucket shares its bias corrections.
+    std::map<int64_t, Bucket> by_step;
     for (size_t i = 0; i < g.params.size(); ++i) {
       torch::Tensor p = g.params[i];
-      torch::Tensor grad = p.grad();
-      if (!grad.defined()) {
-        if (!options_.missing_grad_as_zero) continue;
-        grad = torch::zeros_like(p);
+      const torch::Tensor grad = gradient_of(p);
+      if (!grad.defined()) continue;
+      State& s = advance_state(g.param_names[i], p);
+      if (foreach) {
+        Bucket& b = by_step[s.step];
+        b.params.push_back(p);
+        b.grads.push_back(grad);
+        b.states.push_back(&s);
+        continue;
       }
-      State& s = state_[g.param_names[i]];
-      if (!s.exp_avg.defined()) {
-        s.exp_avg = torch::zeros_like(p, torch::MemoryFormat::Preserve);
-        s.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Preserve);
-      }
-      s.step += 1;
       // torch.optim.AdamW (_single_tensor_adamw), operation for operation.
       p.mul_(1.0 - group_lr * wd);
       s.exp_avg.mul_(options_.beta1).add_(grad, 1.0 - options_.beta1);
@@ -66,35 +59,29 @@ void AdamW::step(double lr, double weight_decay) {
       torch::Tensor denom = (s.exp_avg_sq.sqrt() / std::sqrt(bc2)).add_(options_.eps);
       p.addcdiv_(s.exp_avg, denom, -step_size);
     }
+    for (auto& [step, bucket] : by_step) update_foreach(bucket, group_lr, wd);
   }
 }
 
-void AdamW::update_foreach(std::vector<torch::Tensor>& ps, std::vector<torch::Tensor>& gs,
-                           std::vector<State*>& ss, double lr, double wd) {
+void AdamW::update_foreach(Bucket& b, double lr, double wd) {
   std::vector<torch::Tensor> m, v;
-  for (size_t i = 0; i < ps.size(); ++i) {
-    State& s = *ss[i];
-    if (!s.exp_avg.defined()) {
-      s.exp_avg = torch::zeros_like(ps[i], torch::MemoryFormat::Preserve);
-      s.exp_avg_sq = torch::zeros_like(ps[i], torch::MemoryFormat::Preserve);
-    }
-    s.step += 1;
-    m.push_back(s.exp_avg);
-    v.push_back(s.exp_avg_sq);
+  for (State* s : b.states) {
+    m.push_back(s->exp_avg);
+    v.push_back(s->exp_avg_sq);
   }
-  const double step = static_cast<double>(ss.front()->step);
-  // The per-tensor sequence below (step()), one multi-tensor call per operation.
-  at::_foreach_mul_(ps, 1.0 - lr * wd);
+  const double step = static_cast<double>(b.states.front()->step);
+  // The per-tensor sequence of step(), one multi-tensor call per operation.
+  at::_foreach_mul_(b.params, 1.0 - lr * wd);
   at::_foreach_mul_(m, options_.beta1);
-  at::_foreach_add_(m, gs, 1.0 - options_.beta1);
+  at::_foreach_add_(m, b.grads, 1.0 - options_.beta1);
   at::_foreach_mul_(v, options_.beta2);
-  at::_foreach_addcmul_(v, gs, gs, 1.0 - options_.beta2);
+  at::_foreach_addcmul_(v, b.grads, b.grads, 1.0 - options_.beta2);
   const double bc1 = 1.0 - std::pow(options_.beta1, step);
   const double bc2 = 1.0 - std::pow(options_.beta2, step);
   auto denom = at::_foreach_sqrt(v);
   at::_foreach_div_(denom, std::sqrt(bc2));
   at::_foreach_add_(denom, options_.eps);
-  at::_foreach_addcdiv_(ps, m, denom, -(lr / bc1));
+  at::_foreach_addcdiv_(b.params, m, denom, -(lr / bc1));
 }
 
 void AdamW::zero_grad() {

@@ -62,9 +62,17 @@ class AdamW {
     torch::Tensor exp_avg, exp_avg_sq;
     int64_t step = 0;
   };
-  // The update for a list of parameters that share lr, weight decay and step count.
-  void update_foreach(std::vector<torch::Tensor>& params, std::vector<torch::Tensor>& grads,
-                      std::vector<State*>& states, double lr, double wd);
+  // Parameters of one group that share a step count, for the multi-tensor update.
+  struct Bucket {
+    std::vector<torch::Tensor> params, grads;
+    std::vector<State*> states;
+  };
+  // p's gradient, a zero one when it has none and missing_grad_as_zero, else undefined (skip).
+  torch::Tensor gradient_of(const torch::Tensor& p) const;
+  // The state of `name`, created at zero on first use, with its step count advanced.
+  State& advance_state(const std::string& name, const torch::Tensor& p);
+  // The update for a bucket (lr and weight decay of its group, state already advanced).
+  void update_foreach(Bucket& bucket, double lr, double wd);
   std::vector<ParamGroup> groups_;
   AdamWOptions options_;
   std::map<std::string, State> state_;
