@@ -21,12 +21,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using TensorMap = std::map<std::string, torch::Tensor>;
 
-torch::Tensor input_named(const TensorMap& m, const std::string& name, const fs::path& file) {
-  auto it = m.find(name);
-  if (it == m.end()) throw Error(fmt::format("{}: no tensor '{}'", file.string(), name));
-  return it->second;
-}
-
 // Fine-tune fixture: logits/features for every classify token type, plus the taps.
 TensorMap run_finetune(const ModelSpec& spec, const io::NamedTensors& weights,
                        const TensorMap& inputs, const fs::path& input_file,
@@ -36,7 +30,7 @@ TensorMap run_finetune(const ModelSpec& spec, const io::NamedTensors& weights,
   model->to(device);
   model->eval();
   torch::NoGradGuard guard;
-  auto video = input_named(inputs, "video", input_file).to(device);
+  auto video = fixture_tensor(inputs, "video", input_file.string()).to(device);
   Taps taps;
   auto [logits, features] = model->forward_with_features(video, &taps);
   TensorMap out(taps.begin(), taps.end());
@@ -84,8 +78,8 @@ TensorMap run_pretrain(const ModelSpec& spec, const json& config, const io::Name
   model->to(device);
   model->eval();
   torch::NoGradGuard guard;
-  auto video = input_named(inputs, "video", input_file).to(device);
-  auto mask = input_named(inputs, "mask", input_file).to(device);
+  auto video = fixture_tensor(inputs, "video", input_file.string()).to(device);
+  auto mask = fixture_tensor(inputs, "mask", input_file.string()).to(device);
   Taps taps;
   auto outputs = model->forward(video, mask, &taps);
   auto opt = engine_options(config, spec);
@@ -183,11 +177,22 @@ json read_fixture_config(const std::string& fixture_dir) {
   }
 }
 
+std::string fixture_name(const std::string& fixture_dir) {
+  const fs::path dir(fixture_dir);
+  return dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+}
+
+const torch::Tensor& fixture_tensor(const std::map<std::string, torch::Tensor>& tensors,
+                                    const std::string& name, const std::string& file) {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) throw Error(fmt::format("{}: no tensor '{}'", file, name));
+  return it->second;
+}
+
 ParityResult run_parity(const std::string& fixture_dir, const ParityOptions& options) {
   const fs::path dir(fixture_dir);
   ParityResult r;
-  r.fixture =
-      dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+  r.fixture = fixture_name(fixture_dir);
   const auto config = read_fixture_config(dir.string());
   ModelSpec spec;
   try {

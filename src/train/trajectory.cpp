@@ -30,13 +30,6 @@ using json = nlohmann::json;
 
 namespace {
 
-const torch::Tensor& tensor_named(const std::map<std::string, torch::Tensor>& m,
-                                  const std::string& name, const fs::path& file) {
-  auto it = m.find(name);
-  if (it == m.end()) throw Error(fmt::format("{}: no tensor '{}'", file.string(), name));
-  return it->second;
-}
-
 TrajectoryCheck check(std::string what, double error, double tolerance, std::string note = {}) {
   return {std::move(what), error, tolerance, std::isfinite(error) && error <= tolerance,
           std::move(note)};
@@ -124,8 +117,7 @@ TrajectoryResult run_trajectory(const std::string& fixture_dir, const Trajectory
   const auto config = models::read_fixture_config(fixture_dir);
   const auto cfg_file = dir / "config.json";
   TrajectoryResult r;
-  r.fixture =
-      dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+  r.fixture = models::fixture_name(fixture_dir);
   const auto& recipe = config.at("recipe");
   require_supported(recipe, cfg_file);
   const auto spec = models::spec_from_reference_config(config);
@@ -190,14 +182,16 @@ TrajectoryResult run_trajectory(const std::string& fixture_dir, const Trajectory
   for (int64_t it = 0; it < steps; ++it) {
     const double lr = sched.lr[it], wd = sched.wd[it];
     const double ref_lr =
-        tensor_named(expected, fmt::format("lr{}", it), expected_file).item<double>();
+        models::fixture_tensor(expected, fmt::format("lr{}", it), expected_file.string())
+            .item<double>();
     r.checks.push_back(check(fmt::format("lr[{}]", it), std::abs(lr - ref_lr), o.lr_atol));
-    const auto& x = tensor_named(inputs, fmt::format("x{}", it), input_file);
-    const auto& y = tensor_named(inputs, fmt::format("y{}", it), input_file);
+    const auto& x = models::fixture_tensor(inputs, fmt::format("x{}", it), input_file.string());
+    const auto& y = models::fixture_tensor(inputs, fmt::format("y{}", it), input_file.string());
     opt.zero_grad();
     const auto loss = label_smoothing_cross_entropy(model->forward(x), y, smoothing);
     const double ref =
-        tensor_named(expected, fmt::format("loss{}", it), expected_file).item<double>();
+        models::fixture_tensor(expected, fmt::format("loss{}", it), expected_file.string())
+            .item<double>();
     r.checks.push_back(check(fmt::format("loss[{}]", it),
                              std::abs(loss.item<double>() - ref) / std::abs(ref), o.loss_rtol));
     loss.backward();
@@ -208,8 +202,10 @@ TrajectoryResult run_trajectory(const std::string& fixture_dir, const Trajectory
   torch::NoGradGuard no_grad;
   const auto initial = io::to_map(weights);
   for (const auto& [name, p] : models::unique_named_parameters(*model)) {
-    const auto& want_final = tensor_named(expected, "final." + name, expected_file);
-    const auto start = tensor_named(initial, name, dir / "weights.safetensors").to(torch::kFloat64);
+    const auto& want_final =
+        models::fixture_tensor(expected, "final." + name, expected_file.string());
+    const auto start = models::fixture_tensor(initial, name, (dir / "weights.safetensors").string())
+                           .to(torch::kFloat64);
     const auto want = want_final.to(torch::kFloat64) - start;
     const auto got = p.detach() - start;
     const double scale = want.abs().max().item<double>();

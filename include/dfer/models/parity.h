@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,12 @@ ModelSpec spec_from_reference_config(const nlohmann::json& config);
 // A fixture folder's config.json; throws dfer::Error naming the file when it is missing or not
 // JSON.
 nlohmann::json read_fixture_config(const std::string& fixture_dir);
+// A fixture folder's name (its last component, with or without a trailing slash).
+std::string fixture_name(const std::string& fixture_dir);
+// The tensor `name` of a fixture file read into `tensors`; throws dfer::Error naming the file and
+// the tensor when it is absent.
+const torch::Tensor& fixture_tensor(const std::map<std::string, torch::Tensor>& tensors,
+                                    const std::string& name, const std::string& file);
 
 // Runs one fixture folder. Throws dfer::Error when the folder cannot be read; comparison
 // failures are reported in the result, not thrown.
