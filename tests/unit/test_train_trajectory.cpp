@@ -3,7 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
+#include "dfer/models/parity.h"
 #include "dfer/train/trajectory.h"
 #include "support/fixtures.h"
 
@@ -37,5 +40,32 @@ TEST_CASE("trajectory parity: the reference fine-tuning recipe, step by step in 
     CHECK(any_starts_with(failed, "blocks.0."));  // and the weight changes of the scaled layers
     // The first loss precedes any update, so it still agrees: the failure is the recipe's.
     CHECK(std::find(failed.begin(), failed.end(), "loss[0]") == failed.end());
+  }
+}
+
+TEST_CASE("trajectory parity: an unsupported recipe or a missing tensor names the file",
+          "[train][parity]") {
+  namespace fs = std::filesystem;
+  if (!dfer::test::require_fixture("reference/trajectory_lgi_small")) return;
+  const auto src = dfer::test::fixtures_root() / "reference" / "trajectory_lgi_small";
+  const auto dir = dfer::test::temp_dir("trajectory-bad") / "trajectory_lgi_small";
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(src))
+    fs::copy_file(e.path(), dir / e.path().filename());
+  const auto config_file = (dir / "config.json").string();
+  auto config = dfer::models::read_fixture_config(dir.string());
+
+  SECTION("a recipe with mixup is refused before any step") {
+    config["recipe"]["mixup"] = {{"mixup_alpha", 0.8}};
+    std::ofstream(config_file) << config.dump();
+    CHECK_THROWS_WITH(dfer::train::run_trajectory(dir.string()),
+                      Catch::Contains(config_file) && Catch::Contains("mixup"));
+  }
+  SECTION("more steps than the fixture recorded: the file and tensor are named") {
+    config["steps"] = config["steps"].get<int>() + 1;
+    std::ofstream(config_file) << config.dump();
+    CHECK_THROWS_WITH(
+        dfer::train::run_trajectory(dir.string()),
+        Catch::Contains("expected.safetensors") && Catch::Contains("no tensor 'lr6'"));
   }
 }
