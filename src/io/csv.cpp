@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "dfer/util/error.h"
+#include "dfer/util/gaze.h"
 
 namespace dfer::io {
 namespace {
@@ -64,6 +65,8 @@ const char* columns_text(AnnotationColumns c) {
       return "2 columns (path label)";
     case AnnotationColumns::kLabelPitchYaw:
       return "4 columns (path label pitch yaw)";
+    case AnnotationColumns::kGaze:
+      return "3 or 4 columns (path [class] pitch yaw)";
     default:
       return "2 or 4 columns (path label [pitch yaw])";
   }
@@ -90,6 +93,7 @@ std::vector<AnnotationRow> parse_annotations(std::string_view text, const std::s
     const std::size_t n = fields.size();
     bool ok = expected == AnnotationColumns::kLabel           ? n == 2
               : expected == AnnotationColumns::kLabelPitchYaw ? n == 4
+              : expected == AnnotationColumns::kGaze          ? (n == 3 || n == 4)
                                                               : (n == 2 || n == 4);
     if (!ok)
       throw UsageError(at + "expected " + columns_text(expected) + ", found " + std::to_string(n));
@@ -102,25 +106,31 @@ std::vector<AnnotationRow> parse_annotations(std::string_view text, const std::s
     AnnotationRow row;
     row.path = std::string(fields[0]);
     row.line = line_no;
-    auto label = to_label(fields[1]);
-    if (!label) throw UsageError(at + "label " + show(fields[1]) + " is not an integer");
-    if (*label < 0 || (num_classes > 0 && *label >= num_classes) ||
-        *label > std::numeric_limits<int>::max())
-      throw UsageError(at + "label " + show(fields[1]) + " is out of range" +
-                       (num_classes > 0 ? " [0, " + std::to_string(num_classes) + ")"
-                        : *label < 0    ? std::string(" (negative)")
-                                        : std::string()));
-    row.label = static_cast<int>(*label);
-    if (n == 4) {
+    if (n != 3) {  // 3 columns = path pitch yaw: no class (label 0)
+      auto label = to_label(fields[1]);
+      if (!label) throw UsageError(at + "label " + show(fields[1]) + " is not an integer");
+      if (*label < 0 || (num_classes > 0 && *label >= num_classes) ||
+          *label > std::numeric_limits<int>::max())
+        throw UsageError(at + "label " + show(fields[1]) + " is out of range" +
+                         (num_classes > 0 ? " [0, " + std::to_string(num_classes) + ")"
+                          : *label < 0    ? std::string(" (negative)")
+                                          : std::string()));
+      row.label = static_cast<int>(*label);
+    }
+    if (n >= 3) {
       const char* names[2] = {"pitch", "yaw"};
       float angles[2];
       for (int k = 0; k < 2; ++k) {
-        auto v = to_double(fields[2 + k]);
-        if (!v) throw UsageError(at + names[k] + " " + show(fields[2 + k]) + " is not a number");
+        const auto& field = fields[n - 2 + k];
+        auto v = to_double(field);
+        if (!v) throw UsageError(at + names[k] + " " + show(field) + " is not a number");
         angles[k] = static_cast<float>(*v);
         if (!std::isfinite(angles[k]))
-          throw UsageError(at + names[k] + " " + show(fields[2 + k]) + " is not finite");
+          throw UsageError(at + names[k] + " " + show(field) + " is not finite");
       }
+      if (const char* problem = gaze_label_problem(angles[0], angles[1]); *problem)
+        throw UsageError(at + "gaze (" + std::string(fields[n - 2]) + ", " +
+                         std::string(fields[n - 1]) + "): " + problem);
       row.pitch = angles[0];
       row.yaw = angles[1];
     }

@@ -111,6 +111,29 @@ TEST_CASE("non-finite or non-numeric pitch/yaw are rejected", "[io][csv]") {
   CHECK_THAT(parse_error("a 1 up 0.2\n"), Contains("pitch 'up' is not a number"));
 }
 
+TEST_CASE("gaze out of range is rejected, sequence rows may omit the class", "[io][csv]") {
+  std::string msg = parse_error("a 1 0.1 0.2\nb 1 1.7 0.2\n");
+  CHECK_THAT(msg, Contains("list.csv:2:"));
+  CHECK_THAT(msg, Contains("pitch is outside"));
+  CHECK_THAT(parse_error("a 1 0.1 -3.5\n"), Contains("yaw is outside"));
+  CHECK_THAT(parse_error("a 1 45 10\n"), Contains("degrees"));
+  // kGaze: `path pitch yaw` (class 0) or `path class pitch yaw`, one layout per file.
+  auto rows =
+      parse_annotations("f1 0.1 -0.2\nf2 0.15 0.3\n", "seq.csv", 0, AnnotationColumns::kGaze);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1].label == 0);
+  CHECK(*rows[1].pitch == Approx(0.15f));
+  CHECK(*rows[1].yaw == Approx(0.3f));
+  rows = parse_annotations("f1 3 0.1 -0.2\n", "seq.csv", 7, AnnotationColumns::kGaze);
+  CHECK(rows[0].label == 3);
+  CHECK_THAT(parse_error("f1 0.1 0.2\nf2 1 0.1 0.2\n", 7, AnnotationColumns::kGaze),
+             Contains("line 1 has 3"));
+  CHECK_THAT(parse_error("f1 0.1 0.2 0.3 0.4\n", 7, AnnotationColumns::kGaze),
+             Contains("3 or 4 columns"));
+  CHECK_THAT(parse_error("f1 0.5 0.1 0.2\n", 7, AnnotationColumns::kGaze),
+             Contains("not an integer"));
+}
+
 TEST_CASE("read_annotations reads files and names them in errors", "[io][csv]") {
   const auto dir = dfer::test::temp_dir("csv");
   const auto good = (dir / "train.csv").string();

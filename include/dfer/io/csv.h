@@ -21,14 +21,16 @@ struct AnnotationRow {
 enum class AnnotationColumns {
   kLabel,          // every row is `path label`
   kLabelPitchYaw,  // every row is `path label pitch yaw`
-  kAny,            // either, but the same for every row of a file
+  kGaze,           // `path pitch yaw` (label 0) or `path class pitch yaw` (sequence CSVs)
+  kAny,            // `path label` or `path label pitch yaw`, the same for every row of a file
 };
 
 // Reads an annotation file. Fields are separated by runs of spaces/tabs; blank lines are skipped;
 // CRLF line ends and a UTF-8 BOM are tolerated. num_classes > 0 requires 0 <= label < num_classes
 // (labels are never negative). Labels may be written as integral floats ("3.0", as pandas does).
 // Errors are dfer::UsageError naming file:line and the problem: unreadable file, bad column count,
-// non-integer label, label out of range, non-finite pitch/yaw. An empty file gives no rows.
+// non-integer label, label out of range, non-finite or out-of-range pitch/yaw (radians, |pitch| <=
+// pi/2, |yaw| <= pi: dfer::gaze_label_problem). An empty file gives no rows.
 std::vector<AnnotationRow> read_annotations(const std::string& path, int num_classes,
                                             AnnotationColumns expected = AnnotationColumns::kAny);
 
