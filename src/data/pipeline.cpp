@@ -6,13 +6,13 @@
 namespace dfer::data {
 
 torch::Tensor train_transform(const torch::Tensor& frames, const TrainAugmentOptions& options,
-                              Rng& rng) {
+                              Rng& rng, bool* flipped) {
   torch::Tensor clip = resize_clip(frames, options.short_side_size, options.short_side_size);
   if (options.rand_augment) clip = rand_augment(clip, *options.rand_augment, rng);
   torch::Tensor x = to_normalized_float(clip);
   x = random_resized_crop(x, options.input_size, options.input_size, rng, options.crop_scale,
                           options.crop_ratio);
-  x = random_horizontal_flip(x, options.flip_prob, rng);
+  x = random_horizontal_flip(x, options.flip_prob, rng, flipped);
   if (options.erasing) x = random_erasing(x.contiguous(), *options.erasing, rng);
   return x.contiguous();
 }
@@ -21,6 +21,12 @@ torch::Tensor eval_transform(const torch::Tensor& frames, int64_t short_side_siz
                              int64_t input_size) {
   const torch::Tensor clip = resize_clip(frames, short_side_size, short_side_size);
   return to_normalized_float(center_crop(clip, input_size, input_size));
+}
+
+torch::Tensor resize_eval_transform(const torch::Tensor& frames, int64_t short_side_size,
+                                    int64_t input_size) {
+  const torch::Tensor clip = resize_clip(frames, short_side_size, short_side_size);
+  return to_normalized_float(resize_clip(clip, input_size, input_size));
 }
 
 torch::Tensor test_transform(const torch::Tensor& frames, int64_t short_side_size,

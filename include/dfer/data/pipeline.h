@@ -25,13 +25,19 @@ struct TrainAugmentOptions {
 };
 
 // resize to short x short -> RandAugment (same ops for all frames) -> /255, normalise, CTHW ->
-// random resized crop to input_size -> horizontal flip -> random erasing.
+// random resized crop to input_size -> horizontal flip -> random erasing. `flipped` (optional)
+// tells whether the clip was mirrored (gaze labels must then negate yaw).
 torch::Tensor train_transform(const torch::Tensor& frames, const TrainAugmentOptions& options,
-                              Rng& rng);
+                              Rng& rng, bool* flipped = nullptr);
 
 // Validation: resize to short x short -> centre crop input_size -> normalise.
 torch::Tensor eval_transform(const torch::Tensor& frames, int64_t short_side_size,
                              int64_t input_size);
+
+// Validation of the regression / combine datasets (SPEC-later b): resize to short x short, then
+// resize (not crop) to input_size x input_size -> normalise, so the whole face stays in view.
+torch::Tensor resize_eval_transform(const torch::Tensor& frames, int64_t short_side_size,
+                                    int64_t input_size);
 
 // Test view: resize to short x short -> spatial view `crop` of `num_crops` -> normalise. The
 // frames are the view's temporal slice already (test_view_indices).
