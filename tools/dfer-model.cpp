@@ -1,6 +1,7 @@
 // dfer-model: model utilities. `env` (environment report for bug reports), `summary` (parameters
-// and MACs per clip of a configured model), `convert` (official .pth -> safetensors), `bench`
-// (training / evaluation step and loader throughput; figures, not tests).
+// and MACs per clip of a configured model), `convert` (official .pth -> safetensors),
+// `merge-lora` (adapters folded into plain weights), `bench` (training / evaluation step and
+// loader throughput; figures, not tests).
 #include <CLI/CLI.hpp>
 
 #include <spdlog/spdlog.h>
@@ -14,6 +15,7 @@
 #include "dfer/io/weight_files.h"
 #include "dfer/models/attention.h"
 #include "dfer/models/build.h"
+#include "dfer/models/lora.h"
 #include "dfer/models/summary.h"
 #include "dfer/train/bench.h"
 #ifndef DFER_NO_DATA  // the GPU-check build has no data pipeline (CMake DFER_GPU_CHECK)
@@ -48,6 +50,12 @@ int main(int argc, char** argv) {
   std::string in, out;
   convert->add_option("input", in, "checkpoint written by torch.save (.pth)")->required();
   convert->add_option("output", out, "safetensors file to write")->required();
+
+  auto* merge = app.add_subcommand(
+      "merge-lora", "fold LoRA adapters into plain weights (loadable without use_lora)");
+  std::string m_in, m_out;
+  merge->add_option("input", m_in, "weights with lora_* tensors (safetensors or .pth)")->required();
+  merge->add_option("output", m_out, "safetensors file to write")->required();
 
   auto* bench = app.add_subcommand(
       "bench", "throughput of a configured model (--train, --eval) or of the loader (--loader)");
@@ -174,6 +182,13 @@ int main(int argc, char** argv) {
         if (b_train) std::cout << dfer::train::bench_train(to).to_string() << "\n";
         if (b_eval) std::cout << dfer::train::bench_eval(to).to_string() << "\n";
       }
+    } else if (*merge) {
+      int64_t merged = 0;
+      auto plain = dfer::models::merge_lora(dfer::io::load_weights_any(m_in), &merged);
+      if (merged == 0) throw dfer::UsageError("merge-lora: '" + m_in + "' has no LoRA adapter");
+      dfer::io::save_safetensors(m_out, plain);
+      std::cout << "wrote " << m_out << ": " << merged << " adapters folded, " << plain.size()
+                << " tensors\n";
     } else if (*convert) {
       auto r = dfer::io::convert_pth_to_safetensors(in, out);
       std::cout << "wrote " << out << ": " << r.tensors << " tensors, " << r.values

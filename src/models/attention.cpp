@@ -1,6 +1,7 @@
 // Attention kernel selection and the two attention modules (see dfer/models/attention.h).
 #include "dfer/models/attention.h"
 
+#include "dfer/models/lora.h"
 #include "dfer/util/error.h"
 
 #include <atomic>
@@ -33,6 +34,13 @@ torch::Tensor fused_attention(const torch::Tensor& q, const torch::Tensor& k,
 torch::Tensor qkv_bias_of(const torch::Tensor& q_bias, const torch::Tensor& v_bias) {
   if (!q_bias.defined()) return {};
   return torch::cat({q_bias, torch::zeros_like(v_bias), v_bias});
+}
+
+// The output projection, plus its LoRA update when it has an adapter.
+torch::Tensor project(torch::nn::Linear& proj, const torch::Tensor& x) {
+  auto y = proj(x);
+  if (auto d = lora_delta(*proj, x); d.defined()) y = y + d;
+  return y;
 }
 
 }  // namespace
@@ -94,10 +102,11 @@ AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias, doub
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
   auto qkv_out = torch::nn::functional::linear(x, qkv->weight, qkv_bias_of(q_bias, v_bias));
+  if (auto d = lora_delta(*qkv, x); d.defined()) qkv_out = qkv_out + d;
   // (B, N, 3, H, D) -> (3, B, H, N, D)
   auto parts = qkv_out.view({B, N, 3, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
   auto out = scaled_dot_product(parts[0], parts[1], parts[2], scale_, attn_drop_, is_training());
-  out = proj(out.transpose(1, 2).reshape({B, N, C}));
+  out = project(proj, out.transpose(1, 2).reshape({B, N, C}));
   if (proj_drop_ > 0.0) out = torch::dropout(out, proj_drop_, is_training());
   return out;
 }
@@ -123,17 +132,19 @@ torch::Tensor GeneralAttentionImpl::forward(const torch::Tensor& x, const torch:
   namespace F = torch::nn::functional;
   const auto& ctx = context.defined() ? context : x;
   const int64_t B = x.size(0), T1 = x.size(1), T2 = ctx.size(1);
-  auto qh = F::linear(x, q->weight, q_bias).view({B, T1, num_heads_, head_dim_}).transpose(1, 2);
+  auto qx = F::linear(x, q->weight, q_bias);
+  if (auto d = lora_delta(*q, x); d.defined()) qx = qx + d;
+  auto qh = qx.view({B, T1, num_heads_, head_dim_}).transpose(1, 2);
   // K and V as two products with the halves of kv.weight: the same numbers as one product with
   // bias cat(0, v_bias), without building the zero block or splitting the output.
-  auto kh = F::linear(ctx, kv->weight.narrow(0, 0, dim_))
-                .view({B, T2, num_heads_, head_dim_})
-                .transpose(1, 2);
-  auto vh = F::linear(ctx, kv->weight.narrow(0, dim_, dim_), v_bias)
-                .view({B, T2, num_heads_, head_dim_})
-                .transpose(1, 2);
+  auto kx = F::linear(ctx, kv->weight.narrow(0, 0, dim_));
+  auto vx = F::linear(ctx, kv->weight.narrow(0, dim_, dim_), v_bias);
+  if (auto d = lora_delta(*kv, ctx, 0, dim_); d.defined()) kx = kx + d;
+  if (auto d = lora_delta(*kv, ctx, dim_, dim_); d.defined()) vx = vx + d;
+  auto kh = kx.view({B, T2, num_heads_, head_dim_}).transpose(1, 2);
+  auto vh = vx.view({B, T2, num_heads_, head_dim_}).transpose(1, 2);
   auto out = scaled_dot_product(qh, kh, vh, scale_, attn_drop_, is_training());
-  out = proj(out.transpose(1, 2).reshape({B, T1, dim_}));
+  out = project(proj, out.transpose(1, 2).reshape({B, T1, dim_}));
   if (proj_drop_ > 0.0) out = torch::dropout(out, proj_drop_, is_training());
   return out;
 }

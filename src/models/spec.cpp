@@ -30,6 +30,13 @@ int64_t ModelSpec::decoder_num_classes() const {
   return in_chans * tubelet_size * patch_size * patch_size;
 }
 
+int64_t ModelSpec::num_outputs() const {
+  if (heads.empty()) return num_classes;
+  int64_t n = 0;
+  for (const auto& h : heads) n += h.second;
+  return n;
+}
+
 std::vector<std::string> model_names() {
   return {"vit_base_patch16_160", "vit_base_dim512_no_depth_patch16_160",
           "pretrain_videomae_base_patch16_160",
@@ -150,6 +157,19 @@ void validate(const ModelSpec& s) {
       require(s.lg_region_size[i] > 0 && g[i] % s.lg_region_size[i] == 0, "lg_region_size",
               fmt::format("region {} size {} does not divide the token grid {} ({}x{}x{})", axis[i],
                           s.lg_region_size[i], g[i], g[0], g[1], g[2]));
+  }
+  for (const auto& [name, n] : s.heads)
+    require(!name.empty() && n > 0, "heads",
+            fmt::format("head '{}' needs a name and >= 1 output", name));
+  require(s.decoder_hidden >= 0, "decoder_hidden", "must be >= 0");
+  require(s.lora_rank >= 0, "lora_rank", "must be >= 0");
+  require(s.lora_rank == 0 || s.lora_alpha > 0, "lora_alpha", "must be positive");
+  if (s.keep_temporal_dim) {
+    require(s.kind == ModelKind::kFinetune && s.use_mean_pooling, "keep_temporal_dim",
+            "per-frame outputs need the fine-tune model with mean pooling (use_mean_pooling)");
+    require(s.attn_type != "local_global" || s.lg_classify_token_type == "org", "keep_temporal_dim",
+            "per-frame outputs of an LGI-Former need lg_classify_token_type 'org' (region tokens "
+            "have no time position)");
   }
   if (s.kind == ModelKind::kPretrain) {
     require(s.decoder_embed_dim > 0 && s.decoder_num_heads > 0 &&

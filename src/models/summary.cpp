@@ -120,9 +120,15 @@ ModelSummary count_macs(const ModelSpec& spec, int64_t batch, double mask_ratio)
   if (s.kind == ModelKind::kFinetune) {
     add(out, "patch_embed", conv);
     add(out, "blocks", encoder_blocks(s, B, N));
+    const int64_t positions = B * (s.keep_temporal_dim ? s.num_frames : 1);
+    if (s.decoder_hidden > 0) {
+      Macs decoder;
+      decoder.linear = positions * 2 * C * s.decoder_hidden;
+      add(out, "decoder", decoder);
+    }
     Macs head;
-    head.linear = B * C * s.num_classes;
-    if (s.num_classes > 0) add(out, "head", head);
+    head.linear = positions * C * s.num_outputs();
+    if (s.num_outputs() > 0) add(out, "head", head);
     out.num_visible = N;
     return out;
   }

@@ -1,6 +1,7 @@
 // Fine-tune VisionTransformer / LGI-Former (see dfer/models/vision_transformer.h; SPEC §1).
 #include "dfer/models/vision_transformer.h"
 
+#include "dfer/models/lora.h"
 #include "dfer/util/error.h"
 
 #include <fmt/format.h>
@@ -25,6 +26,27 @@ torch::Tensor partition_regions(const torch::Tensor& x, const std::array<int64_t
   return x.view({B, nt, t, nh, h, nw, w, C})
       .permute({0, 1, 3, 5, 2, 4, 6, 7})
       .reshape({B, nt * nh * nw, t * h * w, C});
+}
+
+torch::Tensor merge_regions(const torch::Tensor& x, const std::array<int64_t, 3>& grid,
+                            const std::array<int64_t, 3>& region) {
+  const int64_t B = x.size(0), C = x.size(3);
+  const int64_t nt = grid[0] / region[0], nh = grid[1] / region[1], nw = grid[2] / region[2];
+  const auto [t, h, w] = region;
+  return x.reshape({B, nt, nh, nw, t, h, w, C})
+      .permute({0, 1, 4, 2, 5, 3, 6, 7})
+      .reshape({B, nt * t * nh * h * nw * w, C});
+}
+
+std::vector<torch::Tensor> split_heads(const ModelSpec& spec, const torch::Tensor& output) {
+  if (spec.heads.empty()) return {output};
+  std::vector<torch::Tensor> out;
+  int64_t at = 0;
+  for (const auto& h : spec.heads) {
+    out.push_back(output.narrow(-1, at, h.second));
+    at += h.second;
+  }
+  return out;
 }
 
 std::vector<double> drop_path_schedule(double rate, int64_t depth) {
@@ -86,9 +108,24 @@ VisionTransformerImpl::VisionTransformerImpl(const ModelSpec& spec)
     fc_norm = register_module("fc_norm", make_layer_norm(s.embed_dim, s.norm_eps));
   else
     norm = register_module("norm", make_layer_norm(s.embed_dim, s.norm_eps));
-  if (s.num_classes > 0)
+  if (s.decoder_hidden > 0)
+    decoder = register_module(
+        "decoder",
+        torch::nn::Sequential(torch::nn::Linear(s.embed_dim, s.decoder_hidden), torch::nn::ReLU(),
+                              torch::nn::Linear(s.decoder_hidden, s.embed_dim), torch::nn::ReLU()));
+  if (!s.heads.empty()) {
+    heads = torch::nn::ModuleDict();
+    for (const auto& [name, n] : s.heads) {
+      named_heads_.emplace_back(s.embed_dim, n);
+      heads->update({{name, named_heads_.back().ptr()}});
+    }
+    register_module("head", heads);
+  } else if (s.num_classes > 0) {
     head = register_module("head", torch::nn::Linear(s.embed_dim, s.num_classes));
+  }
   reset_parameters();
+  // Adapters last: their A gets its own init and B stays zero whatever reset_parameters does.
+  if (s.lora_rank > 0) add_lora_to_attention(*this, LoraOptions{s.lora_rank, s.lora_alpha});
 }
 
 void VisionTransformerImpl::reset_parameters() {
@@ -100,6 +137,29 @@ void VisionTransformerImpl::reset_parameters() {
     head->weight.mul_(spec_.init_scale);
     head->bias.mul_(spec_.init_scale);
   }
+  // The later reference creates the named heads and the decoder after the model, with PyTorch's
+  // default Linear init and no init scale.
+  auto default_init = [](torch::nn::Module& m) {
+    for (auto& sub : m.modules(/*include_self=*/true))
+      if (auto* lin = sub->as<torch::nn::Linear>()) lin->reset_parameters();
+  };
+  if (heads) default_init(*heads);
+  if (decoder) default_init(*decoder);
+}
+
+torch::Tensor VisionTransformerImpl::per_frame_features(const torch::Tensor& raster) {
+  // (B, T'*H'*W', C) -> mean over space per temporal patch (B, T', C) -> linear interpolation to
+  // the frame rate (B, T' * tubelet, C), as the reference's F.interpolate(scale_factor=tubelet,
+  // mode='linear') with align_corners False.
+  const auto g = spec_.token_grid();
+  const int64_t B = raster.size(0), C = raster.size(2);
+  auto per_t = raster.view({B, g[0], g[1] * g[2], C}).mean(2).transpose(1, 2);  // (B, C, T')
+  namespace F = torch::nn::functional;
+  auto up = F::interpolate(per_t, F::InterpolateFuncOptions()
+                                      .scale_factor(std::vector<double>{double(spec_.tubelet_size)})
+                                      .mode(torch::kLinear)
+                                      .align_corners(false));
+  return up.transpose(1, 2);  // (B, T, C)
 }
 
 torch::Tensor VisionTransformerImpl::forward_features(const torch::Tensor& video, Taps* taps) {
@@ -124,7 +184,10 @@ torch::Tensor VisionTransformerImpl::forward_features(const torch::Tensor& video
       tap(taps, fmt::format("block{}_out", i), x);
     }
     auto x4 = x.view({B, M, S, C});
-    if (spec_.use_mean_pooling) {
+    if (spec_.keep_temporal_dim) {  // validate(): org pooling with mean pooling
+      pooled = per_frame_features(
+          merge_regions(x4.narrow(2, 1, S - 1), spec_.token_grid(), spec_.lg_region_size));
+    } else if (spec_.use_mean_pooling) {
       switch (classify_) {
         case ClassifyTokens::kRegion:
           pooled = x4.select(2, 0).mean(1);
@@ -146,7 +209,9 @@ torch::Tensor VisionTransformerImpl::forward_features(const torch::Tensor& video
       x = vit_blocks_[i]->forward(x);
       tap(taps, fmt::format("block{}_out", i), x);
     }
-    pooled = spec_.use_mean_pooling ? x.mean(1) : x.select(1, 0);
+    pooled = spec_.keep_temporal_dim  ? per_frame_features(x)
+             : spec_.use_mean_pooling ? x.mean(1)
+                                      : x.select(1, 0);
   }
   // LayerNorm is per token, so norm(x)[:, 0] == norm(x[:, 0]).
   auto features = spec_.use_mean_pooling ? fc_norm(pooled) : norm(pooled);
@@ -154,7 +219,14 @@ torch::Tensor VisionTransformerImpl::forward_features(const torch::Tensor& video
   return features;
 }
 
-torch::Tensor VisionTransformerImpl::apply_head(const torch::Tensor& features) {
+torch::Tensor VisionTransformerImpl::apply_head(const torch::Tensor& pooled_features) {
+  const auto features = decoder ? decoder->forward(pooled_features) : pooled_features;
+  if (heads) {
+    // Named heads: no activation, as the reference returns its dict before it.
+    std::vector<torch::Tensor> outs;
+    for (auto& h : named_heads_) outs.push_back(h->forward(features));
+    return torch::cat(outs, -1);
+  }
   auto y = head ? head->forward(features) : features;
   const auto& act = spec_.head_activation;
   if (act == "sigmoid") return torch::sigmoid(y);

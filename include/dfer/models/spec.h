@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dfer::models {
@@ -43,6 +44,24 @@ struct ModelSpec {
   double norm_eps = 1e-6;
   bool use_mean_pooling = true;  // true: fc_norm(mean); false: norm + token 0
   std::string head_activation;   // "" (Identity), "sigmoid", "relu", "tanh"
+  // Named output heads, as the later reference replaces `head` by a ModuleDict: each is a
+  // Linear(embed_dim, n) registered as head.<name> (combine: reg, cls; L2CS: pitch, yaw), PyTorch
+  // default init, no activation; forward concatenates their outputs in this order. Empty: one
+  // Linear `head` of num_classes outputs.
+  std::vector<std::pair<std::string, int64_t>> heads;
+  // > 0: `decoder` = Linear(D, hidden)-ReLU-Linear(hidden, D)-ReLU between the pooled feature and
+  // the head (the later reference's `training.decoder: mlp`, hidden 512).
+  int64_t decoder_hidden = 0;
+  // Per-frame outputs (B, num_frames, outputs): the encoder tokens in raster (time, h, w) order
+  // are averaged over space per temporal patch, linearly interpolated x tubelet_size in time, then
+  // fc_norm and the head per frame. Needs mean pooling; LGI-Former needs "org" pooling. Unlike the
+  // reference, which groups region-ordered tokens as if they were time steps (SPEC-later b),
+  // LGI tokens are put back in raster order first, so frame t sees the whole face at time t.
+  bool keep_temporal_dim = false;
+  // LoRA adapters on every attention projection (qkv / q, kv / proj) when lora_rank > 0:
+  // W x + (lora_alpha / lora_rank) B A x with A Kaiming-uniform, B zero (lora.h).
+  int64_t lora_rank = 0;
+  double lora_alpha = 16.0;
 
   // Attention type: "joint" (plain ViT blocks) or "local_global" (LGI-Former blocks).
   std::string attn_type = "joint";
@@ -70,6 +89,7 @@ struct ModelSpec {
   std::array<int64_t, 3> lg_num_regions() const;  // (nt, nh, nw)
   int64_t num_regions() const;
   int64_t decoder_num_classes() const;  // in_chans * tubelet * patch^2 (pixels per token)
+  int64_t num_outputs() const;          // per clip (or per frame): sum of heads, else num_classes
 };
 
 // Known registry names (the four upstream timm entry points).

@@ -21,14 +21,21 @@ ClassifyTokens parse_classify_tokens(const std::string& s);  // throws UsageErro
 // 'b (nt t nh h nw w) c -> b (nt nh nw) (t h w) c'. Exposed for tests and the pre-train encoder.
 torch::Tensor partition_regions(const torch::Tensor& x, const std::array<int64_t, 3>& grid,
                                 const std::array<int64_t, 3>& region);
+// The inverse: region-major tokens (B, M, t*h*w, C) back to raster order (B, T'*H'*W', C).
+torch::Tensor merge_regions(const torch::Tensor& x, const std::array<int64_t, 3>& grid,
+                            const std::array<int64_t, 3>& region);
+
+// The model output split per named head (spec.heads order) along the last dimension; a spec
+// without named heads gives the output itself.
+std::vector<torch::Tensor> split_heads(const ModelSpec& spec, const torch::Tensor& output);
 
 class VisionTransformerImpl : public torch::nn::Module {
  public:
   explicit VisionTransformerImpl(const ModelSpec& spec);
 
-  // video (B, C, T, H, W), ImageNet-normalised -> logits (B, num_classes) (head activation
-  // applied). `taps` (optional) receives patch_embed_out, pos_embed, blocks_in, block{i}_out,
-  // features.
+  // video (B, C, T, H, W), ImageNet-normalised -> logits (B, num_outputs) (head activation
+  // applied to a single head), or (B, num_frames, num_outputs) with keep_temporal_dim. `taps`
+  // (optional) receives patch_embed_out, pos_embed, blocks_in, block{i}_out, features.
   torch::Tensor forward(const torch::Tensor& video, Taps* taps = nullptr);
 
   // Both the logits and the pre-head feature (fc_norm(mean) or norm(token 0)).
@@ -52,12 +59,15 @@ class VisionTransformerImpl : public torch::nn::Module {
   torch::Tensor lg_region_tokens;  // (M, C); undefined for "joint"
   PatchEmbed patch_embed{nullptr};
   torch::nn::ModuleList blocks{nullptr};
-  torch::nn::LayerNorm norm{nullptr};     // only without mean pooling
-  torch::nn::LayerNorm fc_norm{nullptr};  // only with mean pooling
-  torch::nn::Linear head{nullptr};        // undefined when num_classes == 0
+  torch::nn::LayerNorm norm{nullptr};      // only without mean pooling
+  torch::nn::LayerNorm fc_norm{nullptr};   // only with mean pooling
+  torch::nn::Linear head{nullptr};         // undefined when num_classes == 0 or named heads
+  torch::nn::ModuleDict heads{nullptr};    // registered as "head" when spec.heads is not empty
+  torch::nn::Sequential decoder{nullptr};  // spec.decoder_hidden > 0
 
  private:
   torch::Tensor apply_head(const torch::Tensor& features);
+  torch::Tensor per_frame_features(const torch::Tensor& raster_tokens);
 
   ModelSpec spec_;
   bool local_global_;
@@ -66,6 +76,7 @@ class VisionTransformerImpl : public torch::nn::Module {
   torch::Tensor pos_device_;  // pos_embed_ on the device of the last input
   std::vector<Block> vit_blocks_;
   std::vector<LGBlock> lg_blocks_;
+  std::vector<torch::nn::Linear> named_heads_;  // the entries of `heads`, in spec order
 };
 TORCH_MODULE(VisionTransformer);
 
