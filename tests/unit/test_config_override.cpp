@@ -78,7 +78,7 @@ TEST_CASE("override errors name the override, the key and the problem", "[config
   CHECK_THAT(override_error("augmentation.mixup_prob", "1.5"), Contains("outside [0.0, 1.0]"));
 }
 
-TEST_CASE("no-effect keys warn once; ignored upstream keys warn when present", "[config]") {
+TEST_CASE("no-effect keys warn once, ignored upstream keys warn when present", "[config]") {
   Config cfg;
   cfg.load_yaml_string("system:\n  world_size: 1\n", "a.yaml");  // default value: silent
   CHECK(cfg.warnings().empty());

@@ -78,7 +78,7 @@ TEST_CASE("distributed sharding follows DistributedSampler") {
   CHECK_THROWS_AS(distributed_indices(10, 2, 2, false, 0, 0), dfer::UsageError);
 }
 
-TEST_CASE("same seed gives the same batches with 0, 1 and 2 workers; resume continues exactly") {
+TEST_CASE("same seed gives the same batches with 0, 1 and 2 workers, resume continues exactly") {
   auto data = noise_dataset(23);
   LoaderOptions o;
   o.batch_size = 4;

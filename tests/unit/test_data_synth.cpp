@@ -124,7 +124,7 @@ TEST_CASE("synth writes the original layouts with parseable, consistent lists") 
   REQUIRE(fs::is_regular_file(root / "clips" / "00001" / "00001.jpg"));
 }
 
-TEST_CASE("synthetic expressions rise from and return to neutral; neutral stays still") {
+TEST_CASE("synthetic expressions rise from and return to neutral, neutral stays still") {
   auto opt = tiny(5, 1);
   opt.min_frames = opt.max_frames = 32;
   for (int label = 0; label < kSynthNumClasses; ++label) {

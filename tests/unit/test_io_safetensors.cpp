@@ -189,7 +189,7 @@ TEST_CASE("load rejects BOOL bytes other than 0/1 and unreadable paths", "[io][s
   CHECK_THAT(load_error(dir), Contains("not a regular file"));
 }
 
-TEST_CASE("valid hand-written headers parse; tensors come back in offset order",
+TEST_CASE("valid hand-written headers parse, tensors come back in offset order",
           "[io][safetensors]") {
   // Pretty-printed JSON, keys out of offset order, an empty tensor sharing an offset, metadata.
   std::string header =

@@ -31,7 +31,7 @@ TEST_CASE("metrics of a small 3-class example", "[train][metrics]") {
   CHECK(m.to_string({"a", "b", "c"}).find("UAR") != std::string::npos);
 }
 
-TEST_CASE("top-k uses the scores; absent classes do not count in UAR", "[train][metrics]") {
+TEST_CASE("top-k uses the scores, absent classes do not count in UAR", "[train][metrics]") {
   const std::vector<int64_t> y = {0, 1};
   const std::vector<int64_t> p = {1, 1};
   // 7 classes; sample 0's true class is ranked 2nd, sample 1's 1st.
