@@ -66,6 +66,9 @@ void add_data_keys(std::vector<KeyDef>& out) {
   a.fl("crop_ratio", {0.75, 1.3333}, "dfer: random resized crop aspect-ratio bounds")
       .len(2)
       .min(0.0);
+  a.b("gaze_flip", false,
+      "dfer: regression / combine training mirrors half of the clips and negates their yaw (the "
+      "reference never flips these datasets; its older Gaze360 path flipped without negating)");
 }
 
 }  // namespace dfer::config::detail

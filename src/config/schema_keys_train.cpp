@@ -52,11 +52,14 @@ void add_training_keys(std::vector<KeyDef>& out) {
   t.s("finetune", "", "pre-trained weights to start from; empty or null = none").nullable();
   t.s("val_metric", "acc1", "best-model metric (regression always uses mean angular error)")
       .choices({"acc1", "acc5", "uar", "war", "weighted_f1", "macro_f1", "loss", "mse",
-                "mean_angle_error"});
-  t.b("freeze", false, "train only head/decoder parameters (upstream experiment)");
+                "mean_angle_error", "video_uar", "video_war", "video_mean_angle_error"});
+  t.b("freeze", false, "train only the head and decoder (with use_lora also the adapters)");
   t.s("decoder", "", "regression with freeze: extra MLP before the head ('' or mlp)")
       .choices({"", "mlp"});
-  t.b("use_lora", false, "upstream LoRA switch; LoRA is not implemented here").no_effect();
+  t.b("use_lora", false,
+      "LoRA adapters on every attention projection; trains only lora_*, decoder and head");
+  t.i("lora_rank", 8, "dfer: rank of the LoRA adapters").min(1);
+  t.f("lora_alpha", 16.0, "dfer: LoRA scale numerator (update = alpha / rank * B A)").min(0.0);
   t.b("save_attention", false, "upstream attention dump (crashes upstream); unused").no_effect();
   t.i("keep_last_checkpoints", 0, "dfer: numbered checkpoints kept in output_dir; 0 = all").min(0);
   t.i("max_nan_steps", 50,

@@ -10,6 +10,7 @@
 
 #include "dfer/io/atomic_file.h"
 #include "dfer/io/safetensors_header.h"
+#include "dfer/io/weight_files.h"
 #include "dfer/util/error.h"
 
 namespace fs = std::filesystem;
@@ -164,6 +165,15 @@ LoadedCheckpoint load_checkpoint_path(const std::string& path) {
   if (name.rfind(kPrefix, 0) != 0)
     throw UsageError("training.resume: '" + path + "' is not a checkpoint-<tag> file or folder");
   return load_checkpoint(p.parent_path().string(), name.substr(kPrefix.size()));
+}
+
+io::NamedTensors load_evaluation_weights(const std::string& path) {
+  const fs::path p(path);
+  const bool pair_member = p.filename().string().find(".state.") != std::string::npos ||
+                           fs::exists(fs::path(path).replace_extension(".state.safetensors"));
+  if (fs::is_directory(p) || pair_member) return load_checkpoint_path(path).weights;
+  if (!fs::is_regular_file(p)) throw UsageError("training.resume: '" + path + "' does not exist");
+  return io::load_weights_any(path);
 }
 
 void prune_checkpoints(const std::string& dir, int64_t keep) {

@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <spdlog/spdlog.h>
+
 #include "dfer/data/image_ops.h"
 #include "dfer/data/masking.h"
 #include "dfer/data/rand_augment.h"
+#include "dfer/data/sequence_dataset.h"
 #include "dfer/data/shard.h"
 #include "dfer/data/transforms.h"
 #include "dfer/io/csv.h"
@@ -95,6 +98,36 @@ std::vector<io::AnnotationRow> packed_rows(const fs::path& pack_dir, data::ClipM
 }
 }  // namespace
 
+data::TrainAugmentOptions train_augment_options(const Config& cfg, const models::ModelSpec& spec) {
+  data::TrainAugmentOptions o;
+  o.input_size = spec.img_size;
+  o.short_side_size = cfg.get_int("data.short_side_size");
+  if (auto aa = cfg.get_opt_string("augmentation.auto_augment"); aa && !aa->empty()) {
+    auto ra = data::parse_rand_augment(*aa);
+    ra.interpolation =
+        data::parse_interpolation(cfg.get_string("augmentation.train_interpolation"));
+    o.rand_augment = ra;
+  }
+  {
+    const auto& sc = cfg.get_float_list("augmentation.crop_scale");
+    const auto& ra = cfg.get_float_list("augmentation.crop_ratio");
+    if (sc[0] > sc[1] || ra[0] > ra[1] || sc[0] <= 0 || ra[0] <= 0)
+      throw UsageError("augmentation.crop_scale / crop_ratio: expected 0 < min <= max");
+    o.crop_scale = {sc[0], sc[1]};
+    o.crop_ratio = {ra[0], ra[1]};
+  }
+  if (cfg.get_string("data.task") != "classification") o.flip_prob = 0.0;
+  if (const double p = cfg.get_float("augmentation.random_erase_prob"); p > 0) {
+    data::RandomErasingOptions e;
+    e.probability = p;
+    e.mode = data::parse_erase_mode(cfg.get_string("augmentation.random_erase_mode"));
+    e.max_count = cfg.get_int("augmentation.random_erase_count");
+    e.num_splits = e.max_count;  // the reference passes recount as num_splits too
+    o.erasing = e;
+  }
+  return o;
+}
+
 std::shared_ptr<data::ClipDataset> make_clip_dataset(const Config& cfg, data::ClipMode mode,
                                                      const models::ModelSpec& spec) {
   const bool pretrain = mode == data::ClipMode::kPretrain;
@@ -118,31 +151,7 @@ std::shared_ptr<data::ClipDataset> make_clip_dataset(const Config& cfg, data::Cl
   o.num_segments = cfg.get_int("data.num_segments");
   o.test_num_segment = cfg.get_int("data.test_num_segment");
   o.test_num_crop = cfg.get_int("data.test_num_crop");
-  o.train.input_size = spec.img_size;
-  o.train.short_side_size = cfg.get_int("data.short_side_size");
-  if (auto aa = cfg.get_opt_string("augmentation.auto_augment"); aa && !aa->empty()) {
-    auto ra = data::parse_rand_augment(*aa);
-    ra.interpolation =
-        data::parse_interpolation(cfg.get_string("augmentation.train_interpolation"));
-    o.train.rand_augment = ra;
-  }
-  {
-    const auto& sc = cfg.get_float_list("augmentation.crop_scale");
-    const auto& ra = cfg.get_float_list("augmentation.crop_ratio");
-    if (sc[0] > sc[1] || ra[0] > ra[1] || sc[0] <= 0 || ra[0] <= 0)
-      throw UsageError("augmentation.crop_scale / crop_ratio: expected 0 < min <= max");
-    o.train.crop_scale = {sc[0], sc[1]};
-    o.train.crop_ratio = {ra[0], ra[1]};
-  }
-  if (cfg.get_string("data.task") != "classification") o.train.flip_prob = 0.0;
-  if (const double p = cfg.get_float("augmentation.random_erase_prob"); p > 0) {
-    data::RandomErasingOptions e;
-    e.probability = p;
-    e.mode = data::parse_erase_mode(cfg.get_string("augmentation.random_erase_mode"));
-    e.max_count = cfg.get_int("augmentation.random_erase_count");
-    e.num_splits = e.max_count;  // the reference passes recount as num_splits too
-    o.train.erasing = e;
-  }
+  o.train = train_augment_options(cfg, spec);
   o.pretrain.multi_scale_crop = !cfg.get_bool("augmentation.no_augmentation");
   o.pretrain.crop.output_size = spec.img_size;
   if (lower(cfg.get_string("data.dataset_name")) == "voxceleb2")
@@ -162,6 +171,37 @@ std::shared_ptr<data::ClipDataset> make_clip_dataset(const Config& cfg, data::Cl
   const int side = pretrain ? 0 : static_cast<int>(o.train.short_side_size);
   auto loader = data::make_frame_loader(file, side, side);
   return std::make_shared<data::ClipDataset>(std::move(rows), std::move(loader), std::move(o));
+}
+
+std::shared_ptr<data::SequenceClipDataset> make_sequence_dataset(const Config& cfg, bool train,
+                                                                 const models::ModelSpec& spec) {
+  const fs::path root(cfg.get_string("data.data_path"));
+  if (root.empty()) throw UsageError("data.data_path: not set (the folder with train/ val/ test/)");
+  fs::path folder = root / (train ? "train" : "val");
+  if (!train && !fs::is_directory(folder)) folder = root / "test";
+  if (!fs::is_directory(folder))
+    throw UsageError("data.data_path: '" + root.string() + "' has no " +
+                     (train ? "train/" : "val/ or test/") +
+                     " folder of per-sequence CSVs (dfer-prep split / gaze360 write them)");
+  const bool combine = cfg.get_string("data.task") == "combine";
+  const int num_classes = combine ? static_cast<int>(cfg.get_int("data.num_classes_cls")) : 0;
+  data::SequenceDatasetOptions o;
+  o.train = train;
+  o.num_frames = cfg.get_int("data.num_frames");
+  o.sampling_rate = cfg.get_int("data.sampling_rate");
+  o.clip_stride = cfg.get_int("data.clip_stride");
+  o.seed = static_cast<uint64_t>(cfg.get_int("system.seed"));
+  o.per_frame = spec.keep_temporal_dim;
+  o.train_augment = train_augment_options(cfg, spec);
+  // VideoRegDatasetFrame's own crop scale (SPEC-later h.5); a flip only with yaw negated.
+  o.train_augment.crop_scale = {0.8, 1.0};
+  o.train_augment.flip_prob = cfg.get_bool("augmentation.gaze_flip") ? 0.5 : 0.0;
+  auto ds = std::make_shared<data::SequenceClipDataset>(
+      data::read_sequence_folder(folder.string(), num_classes), std::move(o));
+  if (ds->skipped_sequences() > 0)
+    spdlog::info("{}: {} of {} sequences are shorter than one clip and give none", folder.string(),
+                 ds->skipped_sequences(), ds->sequences().size());
+  return ds;
 }
 
 data::LoaderOptions make_loader_options(const Config& cfg, data::ClipMode mode, bool cuda) {

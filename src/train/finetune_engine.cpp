@@ -17,6 +17,7 @@
 #include "dfer/train/losses.h"
 #include "dfer/train/model_factory.h"
 #include "dfer/train/param_groups.h"
+#include "dfer/train/trainable.h"
 #include "dfer/train/trainer.h"
 #include "dfer/util/error.h"
 
@@ -25,18 +26,6 @@ namespace fs = std::filesystem;
 namespace dfer::train {
 
 namespace {
-
-void load_finetune_weights(models::VisionTransformer& model, const std::string& path) {
-  if (!fs::exists(path)) throw UsageError("training.finetune: '" + path + "' does not exist");
-  auto tensors = io::load_weights_any(path);
-  auto report = models::load_pretrained_for_finetune(*model, tensors);
-  spdlog::info("loaded pre-trained weights from {}: {} tensors\n{}", path, report.loaded.size(),
-               report.summary("VisionTransformer"));
-  if (report.loaded.empty())
-    throw UsageError("training.finetune: no tensor of '" + path +
-                     "' fits this model (is it a "
-                     "checkpoint of the same architecture?)");
-}
 
 data::MixupOptions mixup_options(const Config& cfg) {
   data::MixupOptions o;
@@ -86,14 +75,34 @@ void final_test(const Config& cfg, models::VisionTransformer& model, const model
 
 }  // namespace
 
-int run_finetune(const Config& cfg) {
+FinetuneModel prepare_finetune_model(const Config& cfg) {
   const torch::Device device = resolve_device(cfg.get_string("system.device"));
-  const Precision precision = parse_precision(cfg.get_string("system.precision"), device);
-  const auto spec = model_spec_from_config(cfg);
-  auto model = models::build_finetune(spec);
+  FinetuneModel m{device, parse_precision(cfg.get_string("system.precision"), device),
+                  model_spec_from_config(cfg), nullptr};
+  m.model = models::build_finetune(m.spec);
   const std::string finetune = cfg.get_opt_string("training.finetune").value_or("");
-  if (!finetune.empty()) load_finetune_weights(model, finetune);
-  model->to(device);
+  if (!finetune.empty()) load_pretrained_encoder(m.model, finetune);
+  apply_trainable_policy(*m.model, cfg.get_bool("training.freeze"),
+                         cfg.get_bool("training.use_lora"));
+  m.model->to(device);
+  return m;
+}
+
+std::vector<ParamGroup> finetune_param_groups(const Config& cfg, const FinetuneModel& m) {
+  ParamGroupOptions go;
+  go.weight_decay = cfg.get_float("optimization.weight_decay");
+  go.layer_decay = cfg.get_float("optimization.layer_decay");
+  go.num_layers = m.spec.depth;
+  go.skip_list = finetune_skip_list();
+  return build_param_groups(trainable_named_parameters(*m.model), go);
+}
+
+int run_finetune(const Config& cfg) {
+  const FinetuneModel fm = prepare_finetune_model(cfg);
+  const torch::Device device = fm.device;
+  const Precision precision = fm.precision;
+  const auto& spec = fm.spec;
+  auto model = fm.model;
 
   EvalOptions eo;
   eo.device = device;
@@ -102,8 +111,7 @@ int run_finetune(const Config& cfg) {
 
   if (cfg.get_bool("training.eval_only")) {
     if (const auto& r = cfg.get_string("training.resume"); !r.empty()) {
-      auto c = load_checkpoint_path(r);
-      models::load_state(*model, c.weights, /*strict=*/true);
+      models::load_state(*model, load_evaluation_weights(r), /*strict=*/true);
     }
     final_test(cfg, model, spec, eo, Best{}, 0);
     return 0;
@@ -119,12 +127,6 @@ int run_finetune(const Config& cfg) {
     val_loader = std::make_shared<data::Loader>(
         val_ds, make_loader_options(cfg, data::ClipMode::kValidation, device.is_cuda()));
   }
-
-  ParamGroupOptions go;
-  go.weight_decay = cfg.get_float("optimization.weight_decay");
-  go.layer_decay = cfg.get_float("optimization.layer_decay");
-  go.num_layers = spec.depth;
-  go.skip_list = finetune_skip_list();
 
   const auto mo = mixup_options(cfg);
   std::shared_ptr<data::Mixup> mixup;
@@ -146,7 +148,7 @@ int run_finetune(const Config& cfg) {
   s.model = model.ptr();
   s.device = device;
   s.precision = precision;
-  s.groups = build_param_groups(models::unique_named_parameters(*model), go);
+  s.groups = finetune_param_groups(cfg, fm);
   s.loader = loader;
   s.loss = [model, mixup, smoothing](data::Batch& b, uint64_t seed) mutable {
     if (!b.labels.defined()) throw Error("training batch without labels");
@@ -179,7 +181,7 @@ int run_finetune(const Config& cfg) {
       const double v = val_metric == "loss" ? -r.loss : j[key].get<double>();
       if (best->epoch < 0 || v > best->metric) *best = Best{v, epoch};
     }
-    spdlog::info("validation epoch {}: loss {:.4f} acc1 {:.2f} UAR {:.4f} WAR {:.4f}", epoch,
+    spdlog::info("validation epoch {}: loss {:.4f} acc1 {:.2f} UAR {:.4f} WAR {:.4f}", epoch + 1,
                  r.loss, r.metrics.acc1, r.metrics.uar, r.metrics.war);
     return j;
   };
@@ -195,6 +197,18 @@ int run_finetune(const Config& cfg) {
   if (r.exit_code != 0) return r.exit_code;
   final_test(cfg, model, spec, eo, *best, r.epochs_done);
   return 0;
+}
+
+void load_pretrained_encoder(models::VisionTransformer& model, const std::string& path) {
+  if (!fs::exists(path)) throw UsageError("training.finetune: '" + path + "' does not exist");
+  auto tensors = io::load_weights_any(path);
+  auto report = models::load_pretrained_for_finetune(*model, tensors);
+  spdlog::info("loaded pre-trained weights from {}: {} tensors\n{}", path, report.loaded.size(),
+               report.summary("VisionTransformer"));
+  if (report.loaded.empty())
+    throw UsageError("training.finetune: no tensor of '" + path +
+                     "' fits this model (is it a "
+                     "checkpoint of the same architecture?)");
 }
 
 }  // namespace dfer::train

@@ -5,6 +5,44 @@
 
 namespace dfer::train {
 
+namespace {
+
+// The later reference's heads per data.task (SPEC-later b, SPEC 5.3), its decoder and LoRA.
+void apply_task_heads(const Config& cfg, models::ModelSpec& spec) {
+  const auto& task = cfg.get_string("data.task");
+  const bool keep_t = cfg.get_bool("model.keep_temporal_dim");
+  if (task == "classification") {
+    if (keep_t)
+      throw UsageError(
+          "model.keep_temporal_dim: per-frame outputs are for the regression and combine tasks "
+          "(data.task), not classification");
+  } else {
+    const int64_t dims = cfg.get_int("data.num_dim_reg");
+    if (dims != 2)
+      throw UsageError("data.num_dim_reg: gaze is (pitch, yaw), so 2 outputs (got " +
+                       std::to_string(dims) + ")");
+    spec.keep_temporal_dim = keep_t;
+    if (task == "combine") {
+      spec.heads = {{"reg", dims}, {"cls", cfg.get_int("data.num_classes_cls")}};
+    } else if (cfg.get_bool("gaze.use_l2cs")) {
+      const int64_t bins = cfg.get_int("gaze.num_bins");
+      spec.heads = {{"pitch", bins}, {"yaw", bins}};
+    } else {
+      spec.num_classes = dims;
+    }
+    // Upstream builds the MLP decoder for regression only (and only with freeze; here whenever
+    // asked for, since it is just a deeper head).
+    if (task == "regression" && cfg.get_string("training.decoder") == "mlp")
+      spec.decoder_hidden = 512;
+  }
+  if (cfg.get_bool("training.use_lora")) {
+    spec.lora_rank = cfg.get_int("training.lora_rank");
+    spec.lora_alpha = cfg.get_float("training.lora_alpha");
+  }
+}
+
+}  // namespace
+
 models::ModelSpec model_spec_from_config(const Config& cfg) {
   auto spec = models::spec_from_name(cfg.get_string("model.name"));
   const bool pretrain = spec.kind == models::ModelKind::kPretrain;
@@ -49,6 +87,7 @@ models::ModelSpec model_spec_from_config(const Config& cfg) {
     spec.use_mean_pooling = cfg.get_bool("model.use_mean_pooling");
     spec.init_scale = cfg.get_float("model.init_scale");
     spec.lg_classify_token_type = cfg.get_string("model.lg_classify_token_type");
+    apply_task_heads(cfg, spec);
   }
   models::validate(spec);
   return spec;

@@ -52,6 +52,23 @@ void adapt_config_to_task(Config& cfg, Task task) {
     throw UsageError("model.name: '" + name + "' is a pre-training model; " + task_tool_name(task) +
                      " needs a fine-tune model (e.g. "
                      "vit_base_dim512_no_depth_patch16_160)");
+  if (task == Task::kPretrain) return;
+  // Each executable runs one data.task; an unset task (the reference's default 'class') takes the
+  // executable's, a contradicting one is an error rather than a silent switch.
+  const char* wanted = task == Task::kGaze360   ? "regression"
+                       : task == Task::kCombine ? "combine"
+                                                : "classification";
+  const auto& given = cfg.get_string("data.task");
+  if (given == wanted) return;
+  if (!cfg.is_explicit("data.task")) {
+    cfg.set_string("data.task", wanted);
+    return;
+  }
+  const char* tool = given == "regression" ? "dfer-gaze360"
+                     : given == "combine"  ? "dfer-combine"
+                                           : "dfer-finetune";
+  throw UsageError("data.task: '" + given + "' is run by " + tool + ", not " +
+                   task_tool_name(task));
 }
 
 int run_task(const Config& cfg, Task task) {
@@ -74,12 +91,11 @@ int run_task(const Config& cfg, Task task) {
     case Task::kFinetune:
       return with_oom_hint(cfg, [&] { return run_finetune(cfg); });
     case Task::kCombine:
+      return with_oom_hint(cfg, [&] { return run_gaze(cfg, /*combine=*/true); });
     case Task::kGaze360:
-      break;
+      return with_oom_hint(cfg, [&] { return run_gaze(cfg, /*combine=*/false); });
   }
-  throw Error(std::string(task_tool_name(task)) +
-              ": this task's engine is not available in this build (dfer-pretrain and "
-              "dfer-finetune are)");
+  throw Error(std::string("unknown task of ") + task_tool_name(task));
 }
 
 int task_main(int argc, const char* const* argv, Task task) {

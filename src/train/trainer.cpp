@@ -319,8 +319,8 @@ nlohmann::json Trainer::train_one_epoch(int64_t epoch, int64_t start_batch, FitR
   std::snprintf(status, sizeof status, "loss %.4f", loss_avg.mean());
   progress.finish(status);
   spdlog::info(
-      "{} epoch {}: loss {:.4f}, lr {:.4g}, {:.1f} clips/s, data wait {:.1f} s of {:.1f} s",
-      s_.task, epoch, loss_avg.mean(), lr_avg.mean(),
+      "{} epoch {}/{}: loss {:.4f}, lr {:.4g}, {:.1f} clips/s, data wait {:.1f} s of {:.1f} s",
+      s_.task, epoch + 1, epochs_, loss_avg.mean(), lr_avg.mean(),
       elapsed > 0 ? static_cast<double>(clips) / elapsed : 0.0, data_wait, elapsed);
   return {{"train_loss", loss_avg.mean()},
           {"train_lr", lr_avg.mean()},

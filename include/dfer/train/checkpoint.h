@@ -53,6 +53,11 @@ std::optional<LoadedCheckpoint> find_resume_checkpoint(const std::string& dir);
 // A checkpoint given by the user (training.resume): a weights or state file path, or a folder.
 LoadedCheckpoint load_checkpoint_path(const std::string& path);
 
+// The weights an evaluation (training.eval_only) loads from training.resume: a training
+// checkpoint (folder, or either file of a pair) or a weights-only file
+// (checkpoint-best.safetensors, an official .pth). Errors name the path.
+io::NamedTensors load_evaluation_weights(const std::string& path);
+
 // Removes numbered epoch checkpoints ("<digits>" tags) beyond the `keep` newest, and every
 // non-epoch checkpoint older than the newest epoch one. keep <= 0 keeps all numbered ones.
 void prune_checkpoints(const std::string& dir, int64_t keep);

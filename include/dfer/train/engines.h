@@ -5,8 +5,11 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "dfer/config/config.h"
+#include "dfer/models/vision_transformer.h"
+#include "dfer/train/param_groups.h"
 #include "dfer/train/precision.h"
 
 namespace dfer::train {
@@ -20,6 +23,32 @@ int run_pretrain(const Config& cfg);
 // of the last-epoch model (final_results.json, test_predictions.csv). training.eval_only skips
 // training and tests the loaded weights.
 int run_finetune(const Config& cfg);
+
+// Gaze regression (dfer-gaze360, data.task regression: MSE or L2CS heads) or combined emotion +
+// gaze (dfer-combine, data.task combine: reg + cls heads) on per-sequence frame CSVs, with
+// freeze / LoRA, per-epoch angular error (+ UAR / WAR), checkpoint-best.safetensors by the
+// selection metric, final_results.json and val_videos.csv.
+int run_gaze(const Config& cfg, bool combine);
+
+// The model side of a fine-tuning run, shared by the fine-tune and gaze engines: device and
+// precision (system.*), the spec, the model with training.finetune loaded and the freeze / LoRA
+// policy applied (trainable.h), moved to the device.
+struct FinetuneModel {
+  torch::Device device;
+  Precision precision;
+  models::ModelSpec spec;
+  models::VisionTransformer model;
+};
+FinetuneModel prepare_finetune_model(const Config& cfg);
+
+// Layer-decay parameter groups (optimization.weight_decay / layer_decay, the fine-tune skip list)
+// over the model's trainable parameters only.
+std::vector<ParamGroup> finetune_param_groups(const Config& cfg, const FinetuneModel& m);
+
+// training.finetune: loads a pre-trained or fine-tuned checkpoint into the encoder by upstream's
+// key rules (heads of another shape are left fresh); UsageError when the file is missing or no
+// tensor fits.
+void load_pretrained_encoder(models::VisionTransformer& model, const std::string& path);
 
 // Optional config switches that older schemas may lack: the value when `key` is declared, else
 // `fallback`.

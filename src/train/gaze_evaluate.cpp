@@ -1,0 +1,154 @@
+// Gaze / combine evaluation (see gaze_evaluate.h).
+#include "dfer/train/gaze_evaluate.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <sstream>
+
+#include "dfer/io/atomic_file.h"
+#include "dfer/models/vision_transformer.h"
+#include "dfer/train/progress.h"
+#include "dfer/util/error.h"
+
+namespace dfer::train {
+
+torch::Tensor predicted_gaze(const GazeTask& task, const torch::Tensor& output) {
+  if (task.combine) return decode_gaze(models::split_heads(task.spec, output)[0], false, {});
+  return decode_gaze(output, task.l2cs, task.l2cs_options);
+}
+
+torch::Tensor class_logits(const GazeTask& task, const torch::Tensor& output) {
+  if (!task.combine) throw Error("class logits of a regression model");
+  return models::split_heads(task.spec, output)[1];
+}
+
+torch::Tensor gaze_task_loss(const GazeTask& task, const torch::Tensor& output,
+                             const torch::Tensor& labels, const torch::Tensor& target) {
+  if (task.combine) {
+    const auto parts = models::split_heads(task.spec, output);
+    return combine_loss(parts[1], labels, parts[0], target, task.combine_alpha);
+  }
+  if (task.l2cs) return l2cs_loss(output, target, task.l2cs_options);
+  return gaze_mse(output, target);
+}
+
+nlohmann::json GazeEvalResult::to_json(const std::string& p) const {
+  nlohmann::json j = {{p + "loss", loss},
+                      {p + "mean_angle_error", angular_error},
+                      {p + "video_mean_angle_error", video_angular_error},
+                      {p + "baseline_angle_error", baseline_angular_error},
+                      {p + "frames", frames},
+                      {p + "videos", videos}};
+  if (frame_metrics.num_classes > 0) {
+    j.update(frame_metrics.to_json(p));
+    j[p + "video_uar"] = video_metrics.uar;
+    j[p + "video_war"] = video_metrics.war;
+  }
+  return j;
+}
+
+GazeEvalResult evaluate_gaze(const LogitsFn& model, data::Loader& loader, int64_t epoch,
+                             const GazeTask& task, const EvalOptions& options,
+                             std::array<double, 2> mean_gaze) {
+  torch::NoGradGuard no_grad;
+  loader.start_epoch(epoch);
+  struct Acc {
+    int64_t n = 0;
+    double err = 0;
+    std::vector<double> prob;
+    std::map<int64_t, int64_t> label_count;
+  };
+  std::map<std::string, Acc> videos;
+  std::vector<int64_t> labels, preds;
+  std::vector<float> scores;
+  double loss_sum = 0, err_sum = 0, base_sum = 0;
+  int64_t clips = 0, positions = 0;
+  Progress progress(options.label, loader.batches_per_epoch(), "batch");
+  int64_t done = 0;
+  while (auto batch = loader.next()) {
+    if (!batch->targets.defined()) throw Error("gaze evaluation: the data has no gaze targets");
+    torch::Tensor out;
+    {
+      AutocastScope autocast(options.precision, options.device);
+      out = model(batch->clips.to(options.device, /*non_blocking=*/options.device.is_cuda()));
+    }
+    out = out.to(torch::kCPU, torch::kFloat);
+    const auto target = batch->targets.to(torch::kFloat);
+    const auto y = batch->labels.to(torch::kLong);
+    loss_sum += gaze_task_loss(task, out, y, target).item<double>() * batch->size();
+    clips += batch->size();
+    // Per position (frame or clip): [B, P] errors, P = 1 without per-frame output.
+    const int64_t B = batch->size();
+    auto err = angular_error_deg(predicted_gaze(task, out), target).reshape({B, -1});
+    auto base_pred = torch::tensor({mean_gaze[0], mean_gaze[1]}, torch::kDouble).expand_as(target);
+    base_sum += angular_error_deg(base_pred, target).sum().item<double>();
+    err_sum += err.sum().item<double>();
+    positions += err.numel();
+    torch::Tensor prob, lab;
+    if (task.combine) {
+      auto logits = class_logits(task, out).reshape({B, err.size(1), task.num_classes});
+      prob = torch::softmax(logits, -1).to(torch::kDouble).contiguous();
+      lab = y.reshape({B, err.size(1)});
+      auto flat = logits.reshape({-1, task.num_classes}).contiguous();
+      auto p = flat.argmax(1), l = lab.reshape({-1});
+      for (int64_t i = 0; i < p.numel(); ++i) {
+        preds.push_back(p[i].item<int64_t>());
+        labels.push_back(l[i].item<int64_t>());
+      }
+      scores.insert(scores.end(), flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
+    }
+    for (int64_t b = 0; b < B; ++b) {
+      auto& v = videos[batch->ids.at(b)];
+      v.n += err.size(1);
+      v.err += err[b].sum().item<double>();
+      if (!task.combine) continue;
+      if (v.prob.empty()) v.prob.assign(task.num_classes, 0.0);
+      auto pb = prob[b].sum(0);
+      for (int64_t k = 0; k < task.num_classes; ++k) v.prob[k] += pb[k].item<double>();
+      for (int64_t t = 0; t < lab.size(1); ++t) ++v.label_count[lab[b][t].item<int64_t>()];
+    }
+    progress.update(++done);
+  }
+  progress.finish();
+  if (positions == 0) throw Error("gaze evaluation: the validation data gave no clip");
+  GazeEvalResult r;
+  r.loss = loss_sum / clips;
+  r.frames = positions;
+  r.videos = static_cast<int64_t>(videos.size());
+  r.angular_error = err_sum / positions;
+  r.baseline_angular_error = base_sum / positions;
+  std::vector<int64_t> vl, vp;
+  for (const auto& [id, v] : videos) {
+    GazeEvalResult::Video out{id, v.n, v.err / v.n, -1, -1};
+    r.video_angular_error += out.angular_error / r.videos;
+    if (task.combine) {
+      int64_t best = -1;
+      for (const auto& [label, count] : v.label_count)
+        if (best < 0 || count > v.label_count.at(best)) best = label;
+      out.label = best;
+      out.prediction = std::max_element(v.prob.begin(), v.prob.end()) - v.prob.begin();
+      vl.push_back(out.label);
+      vp.push_back(out.prediction);
+    }
+    r.per_video.push_back(std::move(out));
+  }
+  if (task.combine) {
+    r.frame_metrics = compute_classification_metrics(labels, preds, task.num_classes, scores);
+    r.video_metrics = compute_classification_metrics(vl, vp, task.num_classes);
+  }
+  return r;
+}
+
+void write_gaze_video_csv(const std::string& path, const GazeEvalResult& r, bool combine) {
+  io::write_file_atomic(path, [&](std::ostream& os) {
+    os << "video,positions,angular_error_deg" << (combine ? ",label,prediction" : "") << "\n";
+    for (const auto& v : r.per_video) {
+      os << v.id << ',' << v.positions << ',' << fmt::format("{:.4f}", v.angular_error);
+      if (combine) os << ',' << v.label << ',' << v.prediction;
+      os << "\n";
+    }
+  });
+}
+
+}  // namespace dfer::train
