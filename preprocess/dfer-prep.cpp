@@ -1,13 +1,17 @@
-// dfer-prep: dataset preparation, one subcommand per job (synth, pack; the per-dataset list
-// builders come later). A thin CLI over the data library; exit 0 ok, 1 runtime failure, 2 usage.
+// dfer-prep: dataset preparation, one subcommand per job (synth, pack, frames, split, gaze360,
+// relabel; the per-dataset list builders come later). A thin CLI over the data and train
+// libraries; exit 0 ok, 1 runtime failure, 2 usage.
 #include <CLI/CLI.hpp>
 
 #include <functional>
 #include <iostream>
 #include <vector>
 
+#include "dfer/data/frame_lists.h"
+#include "dfer/data/gaze360_lists.h"
 #include "dfer/data/shard.h"
 #include "dfer/data/synth.h"
+#include "dfer/train/relabel.h"
 #include "dfer/util/error.h"
 #include "dfer/util/log.h"
 #include "dfer/util/system.h"
@@ -84,18 +88,125 @@ Command add_pack(CLI::App& app, const int& threads) {
           }};
 }
 
+// Skipped items, one per line under the summary (nothing is dropped without a word).
+void print_skipped(const std::vector<dfer::data::ListSkip>& skipped) {
+  for (const auto& s : skipped) {
+    std::cout << "  skipped " << s.file << ":" << s.line << " " << s.item << ": " << s.reason
+              << "\n";
+  }
+}
+
+Command add_frames(CLI::App& app, const int&) {
+  auto* cmd = app.add_subcommand(
+      "frames", "clip list (`clip_dir label [pitch yaw]`) -> one row per frame file");
+  auto opt = std::make_shared<dfer::data::FrameListOptions>();
+  cmd->add_option("--csv", opt->video_list, "clip list (DFEW layout)")->required();
+  cmd->add_option("--out", opt->out_file, "frame list to write (paths relative to its folder)")
+      ->required();
+  return {cmd, [=] {
+            auto s = dfer::data::expand_frame_list(*opt);
+            std::cout << "frames: " << s.videos << " clips -> " << s.frames << " frame rows in "
+                      << opt->out_file << "; skipped " << s.skipped.size() << "\n";
+            print_skipped(s.skipped);
+          }};
+}
+
+Command add_split(CLI::App& app, const int&) {
+  auto* cmd = app.add_subcommand(
+      "split", "frame list -> one CSV per continuous frame sequence of each video");
+  auto opt = std::make_shared<dfer::data::SplitOptions>();
+  cmd->add_option("--csv", opt->frame_list, "frame list (`frame_path label...`)")->required();
+  cmd->add_option("--out", opt->out_dir,
+                  "output folder (earlier <prefix>_*_<k>.csv files there are removed)")
+      ->required();
+  cmd->add_option("--prefix", opt->prefix, "CSV name prefix (default: the list's file stem)");
+  cmd->add_option("--min-len", opt->min_len, "shortest sequence written (rows)")
+      ->capture_default_str();
+  cmd->add_option("--max-gap", opt->max_gap, "largest frame-number step inside a sequence")
+      ->capture_default_str();
+  cmd->add_flag("--discarded", opt->write_discarded,
+                "also write the short sequences to <out>/<prefix>_discarded/");
+  return {cmd, [=] {
+            auto s = dfer::data::split_frame_list(*opt);
+            std::cout << "split: " << s.videos << " videos, " << s.rows << " rows -> "
+                      << s.sequences << " sequences (" << s.sequence_rows << " rows) in "
+                      << opt->out_dir << "; removed " << s.stale_removed << " earlier; skipped "
+                      << s.skipped.size() << " short\n";
+            print_skipped(s.skipped);
+          }};
+}
+
+Command add_gaze360(CLI::App& app, const int&) {
+  auto* cmd = app.add_subcommand(
+      "gaze360",
+      "Gaze360 label lists -> <out>/<split>/<split>_<rec>_<person>_<k>.csv rows "
+      "`image 0 pitch yaw`; frames missing inside an allowed gap repeat the previous row, so "
+      "each row is one time step");
+  auto opt = std::make_shared<dfer::data::Gaze360Options>();
+  cmd->add_option("--labels", opt->label_files,
+                  "label list `rec_x/head/<person>/<frame>.jpg gx gy gz` (repeatable; split = "
+                  "file stem)")
+      ->required();
+  cmd->add_option("--images", opt->image_root, "folder the label paths are relative to")
+      ->required();
+  cmd->add_option("--out", opt->out_dir, "output folder")->required();
+  cmd->add_option("--boxes", opt->boxes_file,
+                  "face boxes `image x y w h` (pixels): crop squares to <out>/images/");
+  cmd->add_option("--size", opt->size, "side of the square crops (with --boxes)")
+      ->capture_default_str();
+  cmd->add_option("--min-len", opt->min_len, "shortest sequence written (time steps)")
+      ->capture_default_str();
+  cmd->add_option("--max-gap", opt->max_gap, "largest frame-number step inside a sequence")
+      ->capture_default_str();
+  return {cmd, [=] {
+            auto s = dfer::data::convert_gaze360(*opt);
+            std::cout << "gaze360: " << s.labels << " labelled images -> " << s.sequences
+                      << " sequences (" << s.rows << " rows, " << s.filled << " filled, " << s.crops
+                      << " crops) in " << opt->out_dir << "; removed " << s.stale_removed
+                      << " earlier; skipped " << s.skipped.size() << "\n";
+            print_skipped(s.skipped);
+          }};
+}
+
+Command add_relabel(CLI::App& app, const int&) {
+  auto* cmd = app.add_subcommand(
+      "relabel",
+      "label every frame of per-video CSVs with a trained gaze model (for dfer-combine)");
+  auto o = std::make_shared<dfer::train::RelabelOptions>();
+  cmd->add_option("--config", o->config, "the gaze run's config.yaml (in its output folder)")
+      ->required();
+  cmd->add_option("--weights", o->weights, "its weights, e.g. checkpoint-best.safetensors")
+      ->required();
+  cmd->add_option("--in", o->in_dir, "folder of per-video CSVs `frame_path label ...`")->required();
+  cmd->add_option("--out", o->out_dir, "output folder: `frame_path label pitch yaw` CSVs")
+      ->required();
+  cmd->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--batch", o->batch_size, "windows per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  return {cmd, [o] {
+            auto s = dfer::train::relabel_with_gaze(*o);
+            std::cout << "relabelled " << s.frames << " frames of " << s.files << " files ("
+                      << s.windows << " windows; " << s.padded_files
+                      << " files shorter than one window, padded with their last frame) into "
+                      << o->out_dir << "\n";
+          }};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   dfer::init_process();
-  CLI::App app{"dfer-prep: dataset preparation (synthetic data, packing)"};
+  CLI::App app{
+      "dfer-prep: dataset preparation (synthetic data, packing, frame lists, relabelling)"};
   app.require_subcommand(1);
   int threads = 0;
   bool verbose = false;
   app.add_option("--threads", threads, "worker threads (0: OMP_NUM_THREADS or all cores)");
   app.add_flag("-v,--verbose", verbose, "debug logging");
   std::vector<Command> commands;  // a new job: one add_<job>() and one entry here
-  for (auto add : {add_synth, add_pack}) commands.push_back(add(app, threads));
+  for (auto add : {add_synth, add_pack, add_frames, add_split, add_gaze360, add_relabel})
+    commands.push_back(add(app, threads));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
