@@ -85,28 +85,31 @@ GazeEvalResult evaluate_gaze(const LogitsFn& model, data::Loader& loader, int64_
     base_sum += angular_error_deg(base_pred, target).sum().item<double>();
     err_sum += err.sum().item<double>();
     positions += err.numel();
+    // Accessors over CPU tensors: per-element item() calls would dominate a large validation.
+    err = err.contiguous();
+    const auto err_a = err.accessor<double, 2>();
+    const int64_t P = err.size(1);
     torch::Tensor prob, lab;
     if (task.combine) {
-      auto logits = class_logits(task, out).reshape({B, err.size(1), task.num_classes});
-      prob = torch::softmax(logits, -1).to(torch::kDouble).contiguous();
-      lab = y.reshape({B, err.size(1)});
+      auto logits = class_logits(task, out).reshape({B, P, task.num_classes});
+      prob = torch::softmax(logits, -1).sum(1).to(torch::kDouble).contiguous();  // (B, C)
+      lab = y.reshape({B, P}).contiguous();
       auto flat = logits.reshape({-1, task.num_classes}).contiguous();
-      auto p = flat.argmax(1), l = lab.reshape({-1});
-      for (int64_t i = 0; i < p.numel(); ++i) {
-        preds.push_back(p[i].item<int64_t>());
-        labels.push_back(l[i].item<int64_t>());
-      }
+      auto p = flat.argmax(1).contiguous();
+      preds.insert(preds.end(), p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
+      labels.insert(labels.end(), lab.data_ptr<int64_t>(), lab.data_ptr<int64_t>() + lab.numel());
       scores.insert(scores.end(), flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
     }
     for (int64_t b = 0; b < B; ++b) {
       auto& v = videos[batch->ids.at(b)];
-      v.n += err.size(1);
-      v.err += err[b].sum().item<double>();
+      v.n += P;
+      for (int64_t t = 0; t < P; ++t) v.err += err_a[b][t];
       if (!task.combine) continue;
       if (v.prob.empty()) v.prob.assign(task.num_classes, 0.0);
-      auto pb = prob[b].sum(0);
-      for (int64_t k = 0; k < task.num_classes; ++k) v.prob[k] += pb[k].item<double>();
-      for (int64_t t = 0; t < lab.size(1); ++t) ++v.label_count[lab[b][t].item<int64_t>()];
+      const auto pa = prob.accessor<double, 2>();
+      const auto la = lab.accessor<int64_t, 2>();
+      for (int64_t k = 0; k < task.num_classes; ++k) v.prob[k] += pa[b][k];
+      for (int64_t t = 0; t < P; ++t) ++v.label_count[la[b][t]];
     }
     progress.update(++done);
   }

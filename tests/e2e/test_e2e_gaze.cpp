@@ -4,7 +4,6 @@
 // frames -> split -> relabel) load as combine data; bad gaze labels stop a run before training.
 #include <catch2/catch.hpp>
 
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dfer/util/gaze.h"
 #include "support/fixtures.h"
 #include "support/programs.h"
 
@@ -37,13 +37,6 @@ std::map<std::string, std::pair<double, double>> gaze_by_frame(const fs::path& d
       out[(e.path().parent_path() / path).lexically_normal().string()] = {p, y};
   }
   return out;
-}
-
-double angle_deg(double p1, double y1, double p2, double y2) {
-  const double d = std::cos(p1) * std::sin(y1) * std::cos(p2) * std::sin(y2) +
-                   std::sin(p1) * std::sin(p2) +
-                   std::cos(p1) * std::cos(y1) * std::cos(p2) * std::cos(y2);
-  return std::acos(std::max(-1.0, std::min(1.0, d))) * 180.0 / M_PI;
 }
 
 }  // namespace
@@ -119,8 +112,8 @@ TEST_CASE("gaze and combine train from a pre-trained encoder, relabelled frames 
   double err = 0, base = 0;
   for (const auto& [path, py] : relabelled) {
     const auto& t = truth.at(path);
-    err += angle_deg(py.first, py.second, t.first, t.second);
-    base += angle_deg(0, 0, t.first, t.second);
+    err += dfer::angular_error_deg(py.first, py.second, t.first, t.second);
+    base += dfer::angular_error_deg(0, 0, t.first, t.second);
   }
   CHECK(err < 0.6 * base);
   REQUIRE(run({bin("dfer-combine"), "--config", "configs/synth_combine.yaml", "-o",
