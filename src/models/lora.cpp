@@ -9,6 +9,7 @@
 
 #include "dfer/models/attention.h"
 #include "dfer/util/error.h"
+#include "dfer/util/strings.h"
 
 namespace dfer::models {
 
@@ -17,11 +18,6 @@ namespace {
 const torch::Tensor* find_param(const torch::nn::Module& m, const char* name, bool buffer) {
   const auto dict = buffer ? m.named_buffers(false) : m.named_parameters(false);
   return dict.find(name);
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace

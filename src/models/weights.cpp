@@ -3,6 +3,7 @@
 
 #include "dfer/models/layers.h"
 #include "dfer/util/error.h"
+#include "dfer/util/strings.h"
 
 #include <fmt/format.h>
 
@@ -25,10 +26,6 @@ std::string py_list(const std::vector<std::string>& names) {
   std::string s = "[";
   for (size_t i = 0; i < names.size(); ++i) s += (i ? ", '" : "'") + names[i] + "'";
   return s + "]";
-}
-
-bool starts_with(const std::string& s, const std::string& p) {
-  return s.rfind(p, 0) == 0;
 }
 
 }  // namespace

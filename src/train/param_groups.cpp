@@ -4,14 +4,9 @@
 #include <cmath>
 #include <map>
 
-namespace dfer::train {
+#include "dfer/util/strings.h"
 
-namespace {
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-}  // namespace
+namespace dfer::train {
 
 int64_t vit_layer_id(const std::string& name, int64_t num_layers) {
   if (name == "cls_token" || name == "mask_token" || name == "pos_embed") return 0;

@@ -8,14 +8,9 @@
 
 #include "dfer/models/build.h"
 #include "dfer/util/error.h"
+#include "dfer/util/strings.h"
 
 namespace dfer::train {
-
-namespace {
-bool starts_with(const std::string& s, const char* p) {
-  return s.rfind(p, 0) == 0;
-}
-}  // namespace
 
 TrainableCounts apply_trainable_policy(torch::nn::Module& model, bool freeze, bool lora) {
   TrainableCounts c;
