@@ -24,19 +24,6 @@ namespace dfer::train {
 
 namespace {
 
-GazeTask gaze_task_from_config(const Config& cfg, const models::ModelSpec& spec, bool combine) {
-  GazeTask t;
-  t.spec = spec;
-  t.combine = combine;
-  t.l2cs = !combine && cfg.get_bool("gaze.use_l2cs");
-  t.l2cs_options.num_bins = cfg.get_int("gaze.num_bins");
-  t.l2cs_options.bin_width_deg = cfg.get_float("gaze.bin_width");
-  t.l2cs_options.alpha_reg = cfg.get_float("gaze.alpha_reg");
-  t.combine_alpha = cfg.get_float("training.combine_loss_alpha");
-  t.num_classes = combine ? cfg.get_int("data.num_classes_cls") : 0;
-  return t;
-}
-
 // The best-model metric and its direction: regression always by mean angular error (as the
 // reference); combine by training.val_metric.
 struct Selection {

@@ -13,6 +13,19 @@
 
 namespace dfer::train {
 
+GazeTask gaze_task_from_config(const Config& cfg, const models::ModelSpec& spec, bool combine) {
+  GazeTask t;
+  t.spec = spec;
+  t.combine = combine;
+  t.l2cs = !combine && cfg.get_bool("gaze.use_l2cs");
+  t.l2cs_options.num_bins = cfg.get_int("gaze.num_bins");
+  t.l2cs_options.bin_width_deg = cfg.get_float("gaze.bin_width");
+  t.l2cs_options.alpha_reg = cfg.get_float("gaze.alpha_reg");
+  t.combine_alpha = cfg.get_float("training.combine_loss_alpha");
+  t.num_classes = combine ? cfg.get_int("data.num_classes_cls") : 0;
+  return t;
+}
+
 torch::Tensor predicted_gaze(const GazeTask& task, const torch::Tensor& output) {
   if (task.combine) return decode_gaze(models::split_heads(task.spec, output)[0], false, {});
   return decode_gaze(output, task.l2cs, task.l2cs_options);
@@ -100,16 +113,16 @@ GazeEvalResult evaluate_gaze(const LogitsFn& model, data::Loader& loader, int64_
       labels.insert(labels.end(), lab.data_ptr<int64_t>(), lab.data_ptr<int64_t>() + lab.numel());
       scores.insert(scores.end(), flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
     }
+    const double* pp = task.combine ? prob.data_ptr<double>() : nullptr;   // (B, C) contiguous
+    const int64_t* lp = task.combine ? lab.data_ptr<int64_t>() : nullptr;  // (B, P) contiguous
     for (int64_t b = 0; b < B; ++b) {
       auto& v = videos[batch->ids.at(b)];
       v.n += P;
       for (int64_t t = 0; t < P; ++t) v.err += err_a[b][t];
       if (!task.combine) continue;
       if (v.prob.empty()) v.prob.assign(task.num_classes, 0.0);
-      const auto pa = prob.accessor<double, 2>();
-      const auto la = lab.accessor<int64_t, 2>();
-      for (int64_t k = 0; k < task.num_classes; ++k) v.prob[k] += pa[b][k];
-      for (int64_t t = 0; t < P; ++t) ++v.label_count[la[b][t]];
+      for (int64_t k = 0; k < task.num_classes; ++k) v.prob[k] += pp[b * task.num_classes + k];
+      for (int64_t t = 0; t < P; ++t) ++v.label_count[lp[b * P + t]];
     }
     progress.update(++done);
   }

@@ -49,11 +49,7 @@ RelabelSummary relabel_with_gaze(const RelabelOptions& o) {
     throw UsageError(o.config + ": data.task is '" + cfg.get_string("data.task") +
                      "'; relabelling needs a gaze regression run (dfer-gaze360)");
   const auto spec = model_spec_from_config(cfg);
-  GazeTask task;
-  task.spec = spec;
-  task.l2cs = cfg.get_bool("gaze.use_l2cs");
-  task.l2cs_options.num_bins = cfg.get_int("gaze.num_bins");
-  task.l2cs_options.bin_width_deg = cfg.get_float("gaze.bin_width");
+  const GazeTask task = gaze_task_from_config(cfg, spec, /*combine=*/false);
   auto model = models::build_finetune(spec);
   models::load_state_file(*model, o.weights, /*strict=*/true);
   const torch::Device device = resolve_device(o.device);

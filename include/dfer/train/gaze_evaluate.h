@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dfer/config/config.h"
 #include "dfer/data/loader.h"
 #include "dfer/models/spec.h"
 #include "dfer/train/evaluate.h"
@@ -27,6 +28,10 @@ struct GazeTask {
   double combine_alpha = 1.0;
   int64_t num_classes = 0;  // combine: classes of the cls head
 };
+
+// The task the config describes (gaze.*, training.combine_loss_alpha, data.num_classes_cls) for
+// a model built from `spec`; L2CS only for regression.
+GazeTask gaze_task_from_config(const Config& cfg, const models::ModelSpec& spec, bool combine);
 
 // Loss of a batch: MSE or L2CS (regression), alpha CE + MSE (combine). `output` is the model's
 // concatenated head output [B, (T,) outputs]; labels [B(, T)], target [B, (T,) 2].
