@@ -9,7 +9,7 @@ source "$DFER_ROOT/tools/torch_pin.sh"
 
 # LibTorch itself comes from PyPI (tools/torch_pin.sh); python3-venv gives Debian's python3 its venv.
 DFER_PACKAGES=(build-essential cmake ninja-build ccache pkg-config python3 python3-venv
-  libopencv-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
+  libopencv-dev libgloo-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
   clang libfuzzer-14-dev libclang-rt-14-dev)
 
 step() { echo; echo "==> $*"; }
@@ -38,8 +38,8 @@ torch_dir() {
 install_torch() {
   step "checking LibTorch (PyPI torch $DFER_TORCH_VERSION in $DFER_VENV)"
   if [ "${DFER_TORCH_FULL:-0}" != 1 ] && [ -x "$DFER_VENV/bin/python" ] &&
-    [ "$("$DFER_VENV/bin/pip" list --format=freeze 2>/dev/null | grep -c -x -F -f <(printf '%s\n' "${DFER_TORCH_WHEELS[@]}"))" \
-      -eq ${#DFER_TORCH_WHEELS[@]} ]; then
+    [ "$("$DFER_VENV/bin/pip" list --format=freeze 2>/dev/null | grep -c -x -i -F -f <(printf '%s\n' "${DFER_TORCH_WHEELS[@]}" "${DFER_TORCHRUN_WHEELS[@]}"))" \
+      -eq $((${#DFER_TORCH_WHEELS[@]} + ${#DFER_TORCHRUN_WHEELS[@]})) ]; then
     echo "torch $DFER_TORCH_VERSION present"; return
   fi
   [ -x "$DFER_VENV/bin/python" ] || python3 -m venv "$DFER_VENV" || fail "python3 -m venv $DFER_VENV"
@@ -50,7 +50,7 @@ install_torch() {
     return
   fi
   "$DFER_VENV/bin/pip" install --disable-pip-version-check --no-deps "${DFER_TORCH_WHEELS[@]}" \
-    || fail "pip install --no-deps ${DFER_TORCH_WHEELS[*]}"
+    "${DFER_TORCHRUN_WHEELS[@]}" || fail "pip install --no-deps ${DFER_TORCH_WHEELS[*]}"
 }
 
 build_all() {
