@@ -55,8 +55,8 @@ Batch collate(std::vector<Sample> samples) {
 }
 
 std::vector<int64_t> distributed_indices(int64_t dataset_size, int64_t world_size, int64_t rank,
-                                         bool shuffle, uint64_t seed, int64_t epoch,
-                                         bool drop_tail) {
+                                         bool shuffle, uint64_t seed, int64_t epoch, bool drop_tail,
+                                         bool uneven) {
   if (world_size < 1 || rank < 0 || rank >= world_size) {
     throw UsageError("distributed sampler: rank " + std::to_string(rank) + " is not in [0, " +
                      std::to_string(world_size) + ")");
@@ -70,6 +70,12 @@ std::vector<int64_t> distributed_indices(int64_t dataset_size, int64_t world_siz
     std::copy(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + dataset_size, all.begin());
   } else {
     for (int64_t i = 0; i < dataset_size; ++i) all[static_cast<size_t>(i)] = i;
+  }
+  if (uneven) {
+    std::vector<int64_t> mine;
+    for (int64_t i = rank; i < dataset_size; i += world_size)
+      mine.push_back(all[static_cast<size_t>(i)]);
+    return mine;
   }
   int64_t per_rank = 0;
   if (drop_tail && dataset_size % world_size != 0) {
@@ -106,8 +112,9 @@ Loader::~Loader() {
 }
 
 int64_t Loader::samples_per_epoch() const {
-  const int64_t n = dataset_->size();
-  return (n + options_.world_size - 1) / options_.world_size;
+  const int64_t n = dataset_->size(), w = options_.world_size;
+  if (options_.uneven_shards) return n > options_.rank ? (n - options_.rank + w - 1) / w : 0;
+  return (n + w - 1) / w;
 }
 
 int64_t Loader::batches_per_epoch() const {
@@ -133,7 +140,8 @@ void Loader::start_epoch(int64_t epoch, int64_t start_batch) {
   std::lock_guard<std::mutex> lock(mutex_);
   epoch_ = epoch;
   order_ = distributed_indices(dataset_->size(), options_.world_size, options_.rank,
-                               options_.shuffle, options_.sampler_seed, epoch);
+                               options_.shuffle, options_.sampler_seed, epoch,
+                               /*drop_tail=*/false, options_.uneven_shards);
   end_batch_ = batches_per_epoch();
   next_claim_ = next_yield_ = std::clamp<int64_t>(start_batch, 0, end_batch_);
   ready_.clear();

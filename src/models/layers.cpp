@@ -46,11 +46,53 @@ void trunc_normal_(torch::Tensor t, double std, double a, double b) {
   t.clamp_(a, b);
 }
 
+namespace {
+thread_local DropPathKeys::State* g_drop_path_keys = nullptr;
+
+uint64_t splitmix(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+torch::Tensor keyed_mask(DropPathKeys::State& st, int64_t rows, double keep) {
+  const auto n = static_cast<int64_t>(st.keys.size());
+  if (n == 0 || rows % n != 0)
+    throw std::runtime_error("drop_path: " + std::to_string(rows) + " rows do not split among " +
+                             std::to_string(n) + " keyed samples");
+  const int64_t per = rows / n;
+  const uint64_t call = st.calls++;
+  auto mask = torch::empty({rows}, torch::kFloat);
+  float* m = mask.data_ptr<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint64_t h = splitmix(splitmix(st.keys[static_cast<size_t>(r / per)] ^ splitmix(call)) ^
+                                static_cast<uint64_t>(r % per));
+    const double u = static_cast<double>(h >> 11) * 0x1.0p-53;
+    m[r] = u < keep ? 1.0f : 0.0f;
+  }
+  return mask;
+}
+}  // namespace
+
+DropPathKeys::DropPathKeys(std::vector<uint64_t> sample_keys) {
+  state_.keys = std::move(sample_keys);
+  g_drop_path_keys = &state_;
+}
+
+DropPathKeys::~DropPathKeys() {
+  g_drop_path_keys = nullptr;
+}
+
 torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) {
   if (p <= 0.0 || !training) return x;
   double keep = 1.0 - p;
   std::vector<int64_t> shape(x.dim(), 1);
   shape[0] = x.size(0);
+  if (g_drop_path_keys) {
+    auto mask = keyed_mask(*g_drop_path_keys, x.size(0), keep).to(x.device(), x.scalar_type());
+    return x * mask.view(shape).div_(keep);
+  }
   // One Bernoulli(keep) draw per leading row, broadcast over the rest.
   auto mask = torch::empty(shape, x.options()).bernoulli_(keep);
   return x * mask.div_(keep);

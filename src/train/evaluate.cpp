@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "dfer/io/atomic_file.h"
+#include "dfer/train/eval_records.h"
 #include "dfer/train/progress.h"
 #include "dfer/util/error.h"
 
@@ -26,9 +27,7 @@ ValidationResult validate(const LogitsFn& logits_fn, data::Loader& loader, int64
                           const EvalOptions& options) {
   torch::NoGradGuard no_grad;
   loader.start_epoch(epoch);
-  std::vector<int64_t> labels, preds;
-  std::vector<float> scores;
-  double loss_sum = 0;
+  EvalRecords records;
   Progress progress(options.label, loader.batches_per_epoch(), "batch");
   int64_t done = 0;
   while (auto batch = loader.next()) {
@@ -38,25 +37,25 @@ ValidationResult validate(const LogitsFn& logits_fn, data::Loader& loader, int64
       AutocastScope autocast(options.precision, options.device);
       logits = logits_fn(to_device(batch->clips, options.device));
     }
-    logits = logits.to(torch::kCPU, torch::kFloat);
     if (logits.dim() != 2 || logits.size(1) != options.num_classes)
       throw Error("validation: the model returned logits of shape " + c10::str(logits.sizes()) +
                   ", expected [B, " + std::to_string(options.num_classes) + "]");
-    const torch::Tensor y = batch->labels.to(torch::kLong);
-    loss_sum += torch::nn::functional::cross_entropy(logits, y).item<double>() *
-                static_cast<double>(batch->size());
-    auto p = to_vector(logits.argmax(1));
-    auto l = to_vector(y);
-    preds.insert(preds.end(), p.begin(), p.end());
-    labels.insert(labels.end(), l.begin(), l.end());
-    auto s = logits.contiguous();
-    scores.insert(scores.end(), s.data_ptr<float>(), s.data_ptr<float>() + s.numel());
+    records.add(*batch, logits);
     progress.update(++done);
   }
   progress.finish();
+  const EvalSet all = records.gather(options.label);
   ValidationResult r;
+  if (all.size() == 0) {
+    r.metrics = compute_classification_metrics({}, {}, options.num_classes, {});
+    return r;
+  }
+  const torch::Tensor logits = all.outputs.contiguous();
+  r.loss =
+      torch::nn::functional::cross_entropy(logits.to(torch::kDouble), all.labels).item<double>();
+  const auto labels = to_vector(all.labels), preds = to_vector(logits.argmax(1));
+  std::vector<float> scores(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
   r.metrics = compute_classification_metrics(labels, preds, options.num_classes, scores);
-  r.loss = labels.empty() ? 0.0 : loss_sum / static_cast<double>(labels.size());
   return r;
 }
 
@@ -64,14 +63,7 @@ TestResult test_multiview(const LogitsFn& logits_fn, data::Loader& loader,
                           const EvalOptions& options) {
   torch::NoGradGuard no_grad;
   loader.start_epoch(0);
-  struct Video {
-    std::string id;
-    int64_t label = -1;
-    std::set<std::pair<int64_t, int64_t>> seen;
-    std::vector<double> prob_sum;
-  };
-  std::map<int64_t, Video> videos;  // by annotation row
-  const auto K = static_cast<size_t>(options.num_classes);
+  EvalRecords records;
   Progress progress("test", loader.batches_per_epoch(), "batch");
   int64_t done = 0;
   while (auto batch = loader.next()) {
@@ -81,30 +73,37 @@ TestResult test_multiview(const LogitsFn& logits_fn, data::Loader& loader,
       AutocastScope autocast(options.precision, options.device);
       logits = logits_fn(to_device(batch->clips, options.device));
     }
-    auto probs = torch::softmax(logits.to(torch::kCPU, torch::kFloat), 1).contiguous();
-    if (probs.size(1) != options.num_classes)
-      throw Error("test: logits have " + std::to_string(probs.size(1)) + " classes, expected " +
-                  std::to_string(options.num_classes));
-    auto labels = to_vector(batch->labels);
-    const float* pp = probs.data_ptr<float>();
-    for (int64_t i = 0; i < batch->size(); ++i) {
-      Video& v = videos[batch->rows[static_cast<size_t>(i)]];
-      if (v.prob_sum.empty()) {
-        v.prob_sum.assign(K, 0.0);
-        v.id = batch->ids[static_cast<size_t>(i)];
-        v.label = labels[static_cast<size_t>(i)];
-      }
-      // The reference merge keeps the first result of a duplicated view id.
-      if (!v.seen
-               .insert(
-                   {batch->segments[static_cast<size_t>(i)], batch->crops[static_cast<size_t>(i)]})
-               .second)
-        continue;
-      for (size_t c = 0; c < K; ++c) v.prob_sum[c] += pp[static_cast<size_t>(i) * K + c];
-    }
+    if (logits.dim() != 2 || logits.size(1) != options.num_classes)
+      throw Error("test: logits have shape " + c10::str(logits.sizes()) + ", expected [B, " +
+                  std::to_string(options.num_classes) + "]");
+    records.add(*batch, logits);
     progress.update(++done);
   }
   progress.finish();
+  const EvalSet all = records.gather("test");
+  struct Video {
+    std::string id;
+    int64_t label = -1;
+    std::set<std::pair<int64_t, int64_t>> seen;
+    std::vector<double> prob_sum;
+  };
+  std::map<int64_t, Video> videos;  // by annotation row
+  const auto K = static_cast<size_t>(options.num_classes);
+  const torch::Tensor probs =
+      all.size() > 0 ? torch::softmax(all.outputs, 1).contiguous() : torch::Tensor();
+  const auto labels = all.size() > 0 ? to_vector(all.labels) : std::vector<int64_t>{};
+  for (size_t i = 0; i < static_cast<size_t>(all.size()); ++i) {
+    const float* pp = probs.data_ptr<float>() + i * K;
+    Video& v = videos[all.rows[i]];
+    if (v.prob_sum.empty()) {
+      v.prob_sum.assign(K, 0.0);
+      v.id = all.ids[i];
+      v.label = labels[i];
+    }
+    // The reference merge keeps the first result of a duplicated view id.
+    if (!v.seen.insert({all.segments[i], all.crops[i]}).second) continue;
+    for (size_t c = 0; c < K; ++c) v.prob_sum[c] += pp[c];
+  }
   TestResult r;
   for (auto& [row, v] : videos) {
     r.rows.push_back(row);

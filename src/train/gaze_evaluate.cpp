@@ -8,6 +8,7 @@
 
 #include "dfer/io/atomic_file.h"
 #include "dfer/models/vision_transformer.h"
+#include "dfer/train/eval_records.h"
 #include "dfer/train/progress.h"
 #include "dfer/util/error.h"
 
@@ -77,6 +78,7 @@ GazeEvalResult evaluate_gaze(const LogitsFn& model, data::Loader& loader, int64_
   std::vector<float> scores;
   double loss_sum = 0, err_sum = 0, base_sum = 0;
   int64_t clips = 0, positions = 0;
+  EvalRecords records;
   Progress progress(options.label, loader.batches_per_epoch(), "batch");
   int64_t done = 0;
   while (auto batch = loader.next()) {
@@ -86,13 +88,20 @@ GazeEvalResult evaluate_gaze(const LogitsFn& model, data::Loader& loader, int64_
       AutocastScope autocast(options.precision, options.device);
       out = model(batch->clips.to(options.device, /*non_blocking=*/options.device.is_cuda()));
     }
-    out = out.to(torch::kCPU, torch::kFloat);
-    const auto target = batch->targets.to(torch::kFloat);
-    const auto y = batch->labels.to(torch::kLong);
-    loss_sum += gaze_task_loss(task, out, y, target).item<double>() * batch->size();
-    clips += batch->size();
+    records.add(*batch, out);
+    progress.update(++done);
+  }
+  progress.finish();
+  // Every clip of every rank at once, in dataset order (eval_records.h).
+  const EvalSet all = records.gather(options.label);
+  if (all.size() > 0) {
+    const torch::Tensor out = all.outputs;
+    const auto target = all.targets.to(torch::kFloat);
+    const auto y = all.labels.defined() ? all.labels : torch::zeros({all.size()}, torch::kLong);
+    const int64_t B = all.size();
+    loss_sum += gaze_task_loss(task, out, y, target).item<double>() * B;
+    clips += B;
     // Per position (frame or clip): [B, P] errors, P = 1 without per-frame output.
-    const int64_t B = batch->size();
     auto err = angular_error_deg(predicted_gaze(task, out), target).reshape({B, -1});
     auto base_pred = torch::tensor({mean_gaze[0], mean_gaze[1]}, torch::kDouble).expand_as(target);
     base_sum += angular_error_deg(base_pred, target).sum().item<double>();
@@ -116,7 +125,7 @@ GazeEvalResult evaluate_gaze(const LogitsFn& model, data::Loader& loader, int64_
     const double* pp = task.combine ? prob.data_ptr<double>() : nullptr;   // (B, C) contiguous
     const int64_t* lp = task.combine ? lab.data_ptr<int64_t>() : nullptr;  // (B, P) contiguous
     for (int64_t b = 0; b < B; ++b) {
-      auto& v = videos[batch->ids.at(b)];
+      auto& v = videos[all.ids.at(static_cast<size_t>(b))];
       v.n += P;
       for (int64_t t = 0; t < P; ++t) v.err += err_a[b][t];
       if (!task.combine) continue;
@@ -124,9 +133,7 @@ GazeEvalResult evaluate_gaze(const LogitsFn& model, data::Loader& loader, int64_
       for (int64_t k = 0; k < task.num_classes; ++k) v.prob[k] += pp[b * task.num_classes + k];
       for (int64_t t = 0; t < P; ++t) ++v.label_count[lp[b * P + t]];
     }
-    progress.update(++done);
   }
-  progress.finish();
   if (positions == 0) throw Error("gaze evaluation: the validation data gave no clip");
   GazeEvalResult r;
   r.loss = loss_sum / clips;

@@ -307,3 +307,10 @@ TEST_CASE("make_frame_loader reads real frame folders, relative to the annotatio
   CHECK(frames[3][0][0][0].item<int>() == 100);
   CHECK_THROWS_AS(loader({"missing", 0, {}, {}, 2}, [](int64_t) { return V{0}; }), dfer::Error);
 }
+
+TEST_CASE("uneven shards: no padding, every sample once over the ranks", "[data][loader]") {
+  using V = std::vector<int64_t>;
+  CHECK(distributed_indices(7, 2, 0, false, 0, 0, false, true) == V{0, 2, 4, 6});
+  CHECK(distributed_indices(7, 2, 1, false, 0, 0, false, true) == V{1, 3, 5});
+  CHECK(distributed_indices(2, 3, 2, false, 0, 0, false, true).empty());
+}

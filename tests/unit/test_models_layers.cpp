@@ -157,3 +157,33 @@ TEST_CASE("auto attention: explicit when differentiated on the CPU, fused otherw
   CHECK(torch::allclose(a, scaled_dot_product(q, k, v, s, 0.0, true, AttentionBackend::kFused),
                         1e-5, 1e-5));
 }
+
+TEST_CASE("keyed drop path: a sample's draws do not depend on its batch", "[models][layers]") {
+  using dfer::models::drop_path;
+  using dfer::models::DropPathKeys;
+  const std::vector<uint64_t> keys = {11, 22, 33, 44, 55, 66, 77, 88};
+  // Two calls per forward; each row is (sample, region) with 3 regions per sample.
+  auto forward = [](const std::vector<uint64_t>& k) {
+    DropPathKeys scope(k);
+    const auto n = static_cast<int64_t>(k.size());
+    auto x = torch::ones({n * 3, 2});
+    auto first = drop_path(x, 0.5, true);
+    auto second = drop_path(x, 0.5, true);
+    return std::make_pair(first, second);
+  };
+  const auto all = forward(keys);
+  const auto tail = forward({keys.begin() + 4, keys.end()});
+  CHECK(torch::equal(all.first.narrow(0, 12, 12), tail.first));
+  CHECK(torch::equal(all.second.narrow(0, 12, 12), tail.second));
+  // The second call draws afresh, survivors are scaled by 1 / keep, and some rows drop.
+  CHECK_FALSE(torch::equal(all.first, all.second));
+  const auto values = std::get<0>(torch::_unique(all.first));
+  CHECK(values.numel() == 2);
+  CHECK(values.max().item<float>() == Approx(2.0f));
+  // Outside a scope: torch's generator again; rows not divisible among the keys are an error.
+  {
+    DropPathKeys scope({1, 2, 3});
+    CHECK_THROWS(drop_path(torch::ones({4, 2}), 0.5, true));
+  }
+  CHECK(drop_path(torch::ones({4, 2}), 0.5, false).equal(torch::ones({4, 2})));
+}

@@ -39,9 +39,10 @@ Batch collate(std::vector<Sample> samples);
 // torch.utils.data.DistributedSampler: a permutation (torch.randperm with a CPU generator
 // seeded seed + epoch, the same as PyTorch's) or 0..n-1; without drop_tail the list is padded by
 // wrapping to a multiple of world_size, with drop_tail cut to one; then rank::world_size.
+// `uneven` (evaluation) neither pads nor cuts: ranks get one sample more or less, none twice.
 std::vector<int64_t> distributed_indices(int64_t dataset_size, int64_t world_size, int64_t rank,
                                          bool shuffle, uint64_t seed, int64_t epoch,
-                                         bool drop_tail = false);
+                                         bool drop_tail = false, bool uneven = false);
 
 // What happens when a sample cannot be produced (decode error, bad frame count, ...).
 enum class BadSamplePolicy {
@@ -61,6 +62,8 @@ struct LoaderOptions {
   uint64_t sampler_seed = 0;  // shuffle seed; DistributedSampler's default is 0
   int64_t rank = 0;
   int64_t world_size = 1;
+  // Shard without padding (evaluation: the gathered results hold every sample exactly once).
+  bool uneven_shards = false;
   BadSamplePolicy bad_samples = BadSamplePolicy::kFail;
   int64_t max_replacement_tries = 10;
   // num_workers 0: the calling thread builds batches with its OpenMP kernels on itself alone.

@@ -40,8 +40,31 @@ torch::Tensor sinusoid_table(int64_t n_position, int64_t d_hid);
 void trunc_normal_(torch::Tensor t, double std, double a = -2.0, double b = 2.0);
 
 // Stochastic depth: in training with p > 0 every leading row of x is zeroed with probability p and
-// the survivors are scaled by 1/(1-p) (timm drop_path). Identity otherwise.
+// the survivors are scaled by 1/(1-p) (timm drop_path). Identity otherwise. The draws come from
+// torch's generator, or from the sample keys of a DropPathKeys scope alive on this thread.
 torch::Tensor drop_path(const torch::Tensor& x, double p, bool training);
+
+// While alive, drop_path on this thread decides each row from the key of its sample (the leading
+// rows are split evenly among the samples: a row may be a (sample, region) pair), the call's
+// number within the scope and the row's place within its sample, instead of from torch's
+// generator. With keys that depend on the sample alone, a sample's stochastic depth is the same
+// whatever batch or process it lands in, so data-parallel training does not depend on the world
+// size. Scopes do not nest.
+class DropPathKeys {
+ public:
+  explicit DropPathKeys(std::vector<uint64_t> sample_keys);
+  ~DropPathKeys();
+  DropPathKeys(const DropPathKeys&) = delete;
+  DropPathKeys& operator=(const DropPathKeys&) = delete;
+
+  struct State {
+    std::vector<uint64_t> keys;
+    uint64_t calls = 0;
+  };
+
+ private:
+  State state_;
+};
 
 // Tubelet embedding: Conv3d(in_chans -> embed_dim, kernel = stride = (tubelet, patch, patch)),
 // registered as `proj` like upstream. Because kernel == stride the convolution is evaluated as one
