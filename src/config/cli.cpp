@@ -25,6 +25,10 @@ void add_common_options(CLI::App& app, CliArgs& args, std::vector<std::string>& 
   app.add_flag("--dump-config,--dump_config", args.dump_config,
                "print the effective config as YAML and exit");
   app.add_flag("-v,--verbose", args.verbose, "debug logging");
+  // torch.distributed.launch (and torchrun without --no-python wrappers) pass the local rank as
+  // an argument; the environment (LOCAL_RANK) is what dfer reads, so the value is only accepted.
+  app.add_option("--local-rank,--local_rank", args.local_rank,
+                 "accepted for launchers that pass it; the environment's LOCAL_RANK is used");
   // Overrides are collected as the leftover arguments, not through a positional vector option:
   // CLI11 splits a "[a,b]" token of a vector option into items, and a YAML list value must reach
   // the override parser whole. Leftovers that look like options are unknown flags.

@@ -7,7 +7,7 @@ namespace dfer::config::detail {
 void add_system_keys(std::vector<KeyDef>& out) {
   SectionAdder s(out, "system");
   s.s("device", "auto", "auto (cuda when available, else cpu) | cpu | cuda | cuda:N").device();
-  s.i("seed", 0, "base random seed (each process adds its rank)");
+  s.i("seed", 0, "random seed; per-sample draws derive from it, the epoch and the sample");
   s.s("output_dir", "", "run folder: checkpoints, logs, config.yaml (--output_dir sets it)");
   s.none("log_dir", ValueType::kString, "upstream tensorboard folder; no tensorboard here")
       .no_effect();
@@ -18,7 +18,12 @@ void add_system_keys(std::vector<KeyDef>& out) {
       .no_effect();
   s.s("dist_url", "env://", "upstream init method; dfer always uses MASTER_ADDR/MASTER_PORT")
       .no_effect();
-  s.b("distributed", false, "join a process group set up by the launcher (torchrun, Slurm)");
+  s.b("distributed", false,
+      "require a launcher environment (torchrun, Slurm); a job of N > 1 processes is joined "
+      "whenever the environment describes one");
+  s.i("dist_timeout", 1800,
+      "dfer: seconds a collective or the rendezvous waits for the other ranks before failing")
+      .min(1);
   s.s("dist_backend", "nccl", "collective backend (REF rewrote nccl to gloo, SPEC 6)")
       .choices({"nccl", "gloo"});
   s.s("backend", "nccl",

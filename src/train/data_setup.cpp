@@ -12,6 +12,7 @@
 #include "dfer/data/sequence_dataset.h"
 #include "dfer/data/shard.h"
 #include "dfer/data/transforms.h"
+#include "dfer/dist/world.h"
 #include "dfer/io/csv.h"
 #include "dfer/util/error.h"
 
@@ -216,6 +217,11 @@ data::LoaderOptions make_loader_options(const Config& cfg, data::ClipMode mode, 
   o.seed = static_cast<uint64_t>(cfg.get_int("system.seed"));
   o.sampler_seed = o.seed;
   const bool skip = cfg.get_bool("data.skip_bad_samples");
+  // Data parallelism: training shards pad to equal lengths (DistributedSampler); evaluation
+  // shards do not, and the results are gathered.
+  o.rank = dist::world().rank();
+  o.world_size = dist::world().size();
+  o.uneven_shards = !train;
   o.bad_samples = !skip ? data::BadSamplePolicy::kFail
                         : (train ? data::BadSamplePolicy::kReplace : data::BadSamplePolicy::kDrop);
   return o;

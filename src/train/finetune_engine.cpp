@@ -6,6 +6,7 @@
 
 #include "dfer/data/mixup.h"
 #include "dfer/data/random.h"
+#include "dfer/dist/world.h"
 #include "dfer/io/atomic_file.h"
 #include "dfer/io/weight_files.h"
 #include "dfer/models/build.h"
@@ -58,7 +59,7 @@ void final_test(const Config& cfg, models::VisionTransformer& model, const model
   const auto names = class_names_for(cfg.get_string("data.dataset_name"), eo.num_classes);
   spdlog::info("final test (last-epoch model, {} views averaged):\n{}", ds->num_views(),
                r.metrics.to_string(names));
-  if (out.empty()) return;
+  if (out.empty() || !dist::world().is_main()) return;
   write_predictions_csv((fs::path(out) / "test_predictions.csv").string(), r);
   nlohmann::json j = r.metrics.to_json("final_");
   j["class_names"] = names;

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dfer/dist/world.h"
 #include "dfer/io/atomic_file.h"
 #include "dfer/models/build.h"
 #include "dfer/models/weights.h"
@@ -61,7 +62,7 @@ struct Best {
 
 void write_final(const std::string& out, const GazeEvalResult& r, const GazeTask& task,
                  const Best& best, const Selection& sel, int64_t epochs) {
-  if (out.empty()) return;
+  if (out.empty() || !dist::world().is_main()) return;
   nlohmann::json j = r.to_json("final_");
   j["task"] = task.combine ? "combine" : "regression";
   j["epochs"] = epochs;
@@ -157,7 +158,8 @@ int run_gaze(const Config& cfg, bool combine) {
     if (best->epoch < 0 || (sel.lower_is_better ? v < best->metric : v > best->metric)) {
       *best = Best{v, epoch};
       if (!out.empty()) {
-        models::save_state(*model, (fs::path(out) / "checkpoint-best.safetensors").string());
+        if (dist::world().is_main())
+          models::save_state(*model, (fs::path(out) / "checkpoint-best.safetensors").string());
         spdlog::info("new best {} {:.4f}: saved checkpoint-best.safetensors", sel.key, v);
       }
     }

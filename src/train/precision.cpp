@@ -1,6 +1,8 @@
 // Autocast scopes, device resolution and the loss scaler (see precision.h).
 #include "dfer/train/precision.h"
 
+#include "dfer/dist/world.h"
+
 #include <ATen/autocast_mode.h>
 
 #include "dfer/util/error.h"
@@ -49,9 +51,15 @@ const char* precision_name(Precision p) {
 }
 
 torch::Device resolve_device(const std::string& text) {
-  if (text == "auto" || text.empty())
-    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0)
-                                       : torch::Device(torch::kCPU);
+  return resolve_device(text, dist::world().local_rank());
+}
+
+torch::Device resolve_device(const std::string& text, int64_t local_rank) {
+  // Without an explicit index, each process of a node takes the GPU of its local rank.
+  const auto gpu = static_cast<c10::DeviceIndex>(local_rank);
+  if ((text == "auto" || text.empty()) && !torch::cuda::is_available())
+    return torch::Device(torch::kCPU);
+  if (text == "auto" || text.empty()) return resolve_device("cuda", local_rank);
   if (text == "cpu") return torch::Device(torch::kCPU);
   if (text.rfind("cuda", 0) == 0) {
     if (!torch::cuda::is_available())
@@ -62,7 +70,15 @@ torch::Device resolve_device(const std::string& text) {
     if (d.has_index() && d.index() >= static_cast<int>(torch::cuda::device_count()))
       throw UsageError("system.device: '" + text + "' but only " +
                        std::to_string(torch::cuda::device_count()) + " CUDA device(s) exist");
-    return d.has_index() ? d : torch::Device(torch::kCUDA, 0);
+    if (d.has_index()) return d;
+    // One visible GPU (Slurm's --gpus-per-task=1 hides the others): it is this process's.
+    const auto count = static_cast<int>(torch::cuda::device_count());
+    if (count == 1) return torch::Device(torch::kCUDA, 0);
+    if (gpu >= count)
+      throw UsageError("system.device: local rank " + std::to_string(local_rank) + " but only " +
+                       std::to_string(count) +
+                       " CUDA device(s) on this node (more processes than GPUs?)");
+    return torch::Device(torch::kCUDA, gpu);
   }
   throw UsageError("system.device: '" + text + "' is not auto, cpu, cuda or cuda:N");
 }

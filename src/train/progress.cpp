@@ -28,6 +28,8 @@ std::string format_duration(double seconds) {
 }
 
 bool Progress::interactive() {
+  // A quiet process (ranks other than 0 log warnings only) draws no bar either.
+  if (!spdlog::should_log(spdlog::level::info)) return false;
   if (const char* v = std::getenv("DFER_PROGRESS")) {
     if (std::strcmp(v, "plain") == 0) return false;
     if (std::strcmp(v, "bar") == 0) return true;

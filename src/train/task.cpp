@@ -4,10 +4,13 @@
 #include <torch/torch.h>
 
 #include "dfer/config/cli.h"
+#include "dfer/dist/launch_env.h"
+#include "dfer/dist/world.h"
 #include "dfer/models/build.h"
 #include "dfer/models/summary.h"
 #include "dfer/train/engines.h"
 #include "dfer/train/model_factory.h"
+#include "dfer/train/precision.h"
 #include "dfer/util/error.h"
 #include "dfer/util/log.h"
 #include "dfer/util/system.h"
@@ -71,9 +74,42 @@ void adapt_config_to_task(Config& cfg, Task task) {
                    task_tool_name(task));
 }
 
+namespace {
+
+// Joins the data-parallel job the launcher's environment describes (a world of one without one).
+void join_world(const Config& cfg) {
+  const dist::LaunchEnv env = dist::read_launch_env();
+  if (cfg.get_bool("system.distributed") && env.launcher == "none")
+    throw UsageError(
+        "system.distributed: true, but no launcher environment is set (RANK / WORLD_SIZE of "
+        "torchrun, or SLURM_PROCID / SLURM_NTASKS of srun); start the job with tools/launch.sh, "
+        "torchrun --no-python or srun");
+  if (env.world_size == 1) return;
+  dist::WorldOptions o;
+  o.backend = cfg.get_string("system.dist_backend");
+  o.timeout = std::chrono::seconds(cfg.get_int("system.dist_timeout"));
+  // Ranks other than 0 only warn (their errors still reach their stderr); rank 0 logs and writes.
+  if (env.rank != 0) spdlog::set_level(spdlog::level::warn);
+  if (o.backend == "nccl") {
+    const torch::Device d = resolve_device(cfg.get_string("system.device"), env.local_rank);
+    if (!d.is_cuda())
+      throw UsageError("system.dist_backend: nccl runs on CUDA devices, and this run is on " +
+                       d.str() + "; use gloo for CPU training");
+    o.cuda_device = d.index();
+  }
+  dist::set_world(dist::World::join(env, o));
+}
+
+}  // namespace
+
 int run_task(const Config& cfg, Task task) {
+  join_world(cfg);
   const auto& out = cfg.get_string("system.output_dir");
-  if (!out.empty()) add_log_file(out);
+  const dist::World& world = dist::world();
+  if (!out.empty() && world.is_main()) add_log_file(out);
+  if (world.distributed())
+    spdlog::info("distributed: {} processes over {} ({})", world.size(), world.backend(),
+                 world.env().describe());
   int threads = configure_threads(static_cast<int>(cfg.get_int("system.num_threads")));
   torch::manual_seed(static_cast<uint64_t>(cfg.get_int("system.seed")));
   spdlog::info("{}: {} ({} threads)", task_tool_name(task), task_description(task), threads);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +12,9 @@
 #include <spdlog/spdlog.h>
 
 #include "dfer/data/random.h"
+#include "dfer/dist/grad_sync.h"
+#include "dfer/dist/world.h"
+#include "dfer/models/layers.h"
 #include "dfer/models/weights.h"
 #include "dfer/train/checkpoint.h"
 #include "dfer/train/metrics.h"
@@ -25,6 +29,9 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
+
+// Salt of the stochastic-depth keys, apart from the augmentation's use of the same sample seeds.
+constexpr uint64_t kDropPathStream = 0x64726f7070617468ull;  // "droppath"
 
 void batch_to_device(data::Batch& b, const torch::Device& d) {
   if (d.is_cpu()) return;
@@ -72,7 +79,8 @@ Trainer::Trainer(const Config& cfg, TrainerSetup setup)
   ScheduleOptions so;
   so.lr = cfg.get_float("optimization.lr");
   so.min_lr = cfg.get_float("optimization.min_lr");
-  so.total_batch = cfg.get_int("data.batch_size") * update_freq_;  // x world size (1 process)
+  // The reference's scaling: batch x update_freq x world size / 256.
+  so.total_batch = cfg.get_int("data.batch_size") * update_freq_ * dist::world().size();
   so.epochs = epochs_;
   so.iters_per_epoch = iters_per_epoch_;
   so.warmup_epochs = cfg.get_int("optimization.warmup_epochs");
@@ -88,79 +96,49 @@ Trainer::Trainer(const Config& cfg, TrainerSetup setup)
   optimizer_ = std::make_unique<AdamW>(s_.groups, s_.adamw);
 }
 
-void Trainer::save(const std::string& tag, int64_t epoch, int64_t next_batch) {
-  const auto t0 = Clock::now();
-  auto weights = models::state_dict(*s_.model);
-  auto tensors = optimizer_->state_tensors();
-  tensors.emplace_back("rng.torch_cpu", cpu_rng_state());
-  nlohmann::json st = {{"version", 1},
-                       {"task", s_.task},
-                       {"epoch", epoch},
-                       {"batch", next_batch},
-                       {"epochs", epochs_},
-                       {"global_step", global_step_},
-                       {"iters_per_epoch", iters_per_epoch_},
-                       {"update_freq", update_freq_},
-                       {"nan_streak", nan_streak_},
-                       {"nan_total", nan_total_},
-                       {"scaler_skips", scaler_skips_},
-                       {"optimizer", optimizer_->state_json()},
-                       {"scaler", scaler_.to_json()},
-                       {"epoch_partial", epoch_partial_},
-                       {"extra", s_.save_extra ? s_.save_extra() : nlohmann::json::object()},
-                       {"seed", seed_},
-                       {"config", cfg_.dump_yaml()}};
-  save_checkpoint(out_dir_, tag, weights, tensors, st);
-  spdlog::info("saved checkpoint-{} (epoch {}, step {}) in {:.2f} s", tag, epoch, global_step_,
-               seconds_since(t0));
+int Trainer::step_stop_signal() const {
+  if (!step_stop_) return 0;
+  const int own = stop_signal();
+  return own != 0 ? own : SIGTERM;  // another rank was signalled: stop with it
 }
 
-void Trainer::resume() {
-  std::optional<LoadedCheckpoint> c;
-  const std::string& explicit_path = cfg_.get_string("training.resume");
-  if (!explicit_path.empty()) {
-    c = load_checkpoint_path(explicit_path);
-  } else if (cfg_.get_bool("training.auto_resume")) {
-    c = find_resume_checkpoint(out_dir_);
-  }
-  if (!c) return;
-  const auto& st = c->state;
-  if (st.value("task", s_.task) != s_.task)
-    throw UsageError("resume: checkpoint-" + c->tag + " is from a " +
-                     st.value("task", std::string("?")) + " run, this is " + s_.task);
-  models::load_state(*s_.model, c->weights, /*strict=*/true);
-  optimizer_->load_state(c->state_tensors, st.at("optimizer"));
-  scaler_.from_json(st.value("scaler", nlohmann::json::object()));
-  if (auto it = c->state_tensors.find("rng.torch_cpu"); it != c->state_tensors.end())
-    set_cpu_rng_state(it->second);
-  start_epoch_ = st.at("epoch").get<int64_t>();
-  start_batch_ = st.value("batch", int64_t{0});
-  global_step_ = st.at("global_step").get<int64_t>();
-  nan_streak_ = st.value("nan_streak", int64_t{0});
-  nan_total_ = st.value("nan_total", int64_t{0});
-  scaler_skips_ = st.value("scaler_skips", int64_t{0});
-  epoch_partial_ = st.value("epoch_partial", nlohmann::json::object());
-  if (s_.load_extra && st.contains("extra")) s_.load_extra(st.at("extra"));
-  if (st.value("iters_per_epoch", iters_per_epoch_) != iters_per_epoch_)
-    spdlog::warn(
-        "resume: the checkpoint ran {} iterations per epoch, this run {} (batch size or "
-        "dataset changed); the schedule position follows the step count",
-        st.value("iters_per_epoch", int64_t{0}), iters_per_epoch_);
-  spdlog::info("resumed from checkpoint-{}: epoch {}, batch {}, step {}", c->tag, start_epoch_,
-               start_batch_, global_step_);
+int Trainer::agreed_stop_signal() const {
+  dist::World& world = dist::world();
+  const int own = stop_signal();
+  if (!world.distributed()) return own;
+  const auto any = world.sum(std::vector<double>{own != 0 ? 1.0 : 0.0}, "the stop agreement");
+  return any[0] > 0 ? (own != 0 ? own : SIGTERM) : 0;
 }
+
+Trainer::~Trainer() = default;
 
 FitResult Trainer::fit() {
   FitResult result;
   install_stop_handlers();
+  dist::World& world = dist::world();
+  // Same start on every rank: rank 0's initial weights (then every rank reads the same
+  // checkpoint, if any), and gradient averaging for the parameters the optimizer updates.
+  {
+    std::vector<torch::Tensor> state;
+    for (auto& p : s_.model->parameters()) state.push_back(p);
+    for (auto& b : s_.model->buffers()) state.push_back(b);
+    world.broadcast(state, "the initial weights");
+  }
+  std::vector<torch::Tensor> trainable;
+  for (auto& p : s_.model->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  grad_sync_ = std::make_unique<dist::GradientSync>(world, trainable);
   resume();
   result.resumed = global_step_ > 0;
   spdlog::info(
-      "{}: {} epochs x {} iterations (batch {} x update_freq {}), peak lr {:.4g}, min lr "
-      "{:.4g}, {} warm-up iterations, precision {}, device {}",
+      "{}: {} epochs x {} iterations (batch {} x update_freq {} x {} process{}), peak lr {:.4g}, "
+      "min lr {:.4g}, {} warm-up iterations, precision {}, device {}",
       s_.task, epochs_, iters_per_epoch_, cfg_.get_int("data.batch_size"), update_freq_,
-      schedules_.peak_lr, schedules_.min_lr, schedules_.warmup_iters, precision_name(s_.precision),
-      s_.device.str());
+      world.size(), world.size() > 1 ? "es" : "", schedules_.peak_lr, schedules_.min_lr,
+      schedules_.warmup_iters, precision_name(s_.precision), s_.device.str());
+  if (world.distributed())
+    spdlog::info("gradient all-reduce: {} bucket(s), {:.1f} MB per step over {}",
+                 grad_sync_->stats().buckets, grad_sync_->stats().bytes / 1e6, world.backend());
   const std::string metrics_path = (std::filesystem::path(out_dir_) / "metrics.jsonl").string();
   const int64_t freq = cfg_.get_int("training.save_ckpt_freq");
   const bool save_ckpt = cfg_.get_bool("training.save_ckpt");
@@ -174,12 +152,13 @@ FitResult Trainer::fit() {
     if (s_.on_epoch_end) line.update(s_.on_epoch_end(epoch));
     line["n_parameters"] = n_params;
     line["epoch_time_s"] = seconds_since(t0);
-    append_jsonl(metrics_path, line);
+    if (world.is_main()) append_jsonl(metrics_path, line);
     result.epochs_done = epoch + 1;
-    const int sig = stop_signal();
+    const int sig = agreed_stop_signal();
     if ((save_ckpt && ((epoch + 1) % freq == 0 || epoch + 1 == epochs_)) || sig != 0) {
       save(std::to_string(epoch), epoch + 1, 0);
-      prune_checkpoints(out_dir_, cfg_.get_int("training.keep_last_checkpoints"));
+      if (world.is_main())
+        prune_checkpoints(out_dir_, cfg_.get_int("training.keep_last_checkpoints"));
     }
     if (sig != 0) {
       spdlog::warn("stopped by signal {} after epoch {}; resume with the same command", sig, epoch);
@@ -198,6 +177,7 @@ FitResult Trainer::fit() {
 }
 
 nlohmann::json Trainer::train_one_epoch(int64_t epoch, int64_t start_batch, FitResult& result) {
+  dist::World& world = dist::world();
   s_.model->train();
   s_.loader->start_epoch(epoch, start_batch);
   Average loss_avg, lr_avg, gnorm_avg;
@@ -234,8 +214,13 @@ nlohmann::json Trainer::train_one_epoch(int64_t epoch, int64_t start_batch, FitR
     const uint64_t seed =
         data::mix_seed(seed_, static_cast<uint64_t>(global_step_ * update_freq_ + micro));
     torch::manual_seed(seed);
+    // Stochastic depth keyed by (seed, epoch, sample): the same whatever the world size.
+    std::vector<uint64_t> keys;
+    for (int64_t index : batch->indices)
+      keys.push_back(data::mix_seed(data::sample_seed(seed_, epoch, index), kDropPathStream));
     torch::Tensor loss;
     {
+      models::DropPathKeys drop_path_keys(std::move(keys));
       AutocastScope autocast(s_.precision, s_.device);
       loss = s_.loss(*batch, seed);
     }
@@ -244,10 +229,26 @@ nlohmann::json Trainer::train_one_epoch(int64_t epoch, int64_t start_batch, FitR
       bad = true;
       spdlog::warn("non-finite loss ({}) at epoch {} batch {} (step {}): skipping the step", lv,
                    epoch, batch_index, global_step_);
-    } else if (!bad) {
+    }
+    const bool last_micro = micro + 1 == update_freq_;
+    if (last_micro && world.distributed()) {
+      // Before the backward that communicates, the ranks agree: all skip a step that is bad
+      // anywhere (no rank then waits for another's gradients), and all stop at the same step.
+      const auto flags = world.sum(std::vector<double>{bad ? 1.0 : 0.0, stop_signal() ? 1.0 : 0.0},
+                                   "the step agreement");
+      if (flags[0] > 0 && !bad) {
+        bad = true;
+        spdlog::warn("another rank had a non-finite loss at step {}: skipping the step",
+                     global_step_);
+      }
+      step_stop_ = flags[1] > 0;
+    }
+    if (!bad) {
       torch::Tensor l = loss.to(torch::kFloat) / static_cast<double>(update_freq_);
       if (scaler_.enabled()) l = l * scaler_.scale();
+      if (last_micro) grad_sync_->arm();
       l.backward();
+      if (last_micro) grad_sync_->finish();
       micro_loss += lv;
     }
     clips += batch->size();
@@ -300,7 +301,7 @@ nlohmann::json Trainer::train_one_epoch(int64_t epoch, int64_t start_batch, FitR
     std::snprintf(status, sizeof status, "loss %.4f lr %.3g", loss_avg.mean(), lr);
     progress.update(batch_index / update_freq_, status);
     if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-    if (const int sig = stop_signal()) {
+    if (const int sig = world.distributed() ? step_stop_signal() : stop_signal()) {
       progress.finish(status);
       epoch_partial_ = {{"loss_sum", loss_avg.sum},
                         {"loss_n", loss_avg.n},
@@ -315,6 +316,16 @@ nlohmann::json Trainer::train_one_epoch(int64_t epoch, int64_t start_batch, FitR
     }
   }
   const double elapsed = seconds_since(t_epoch);
+  if (world.distributed()) {
+    // The epoch's figures over all ranks: every step's loss is then the global batch's mean.
+    const auto sums =
+        world.sum(std::vector<double>{loss_avg.sum, gnorm_avg.sum, static_cast<double>(clips)},
+                  "the epoch's training loss");
+    const double w = static_cast<double>(world.size());
+    loss_avg.sum = sums[0] / w;
+    gnorm_avg.sum = sums[1] / w;
+    clips = static_cast<int64_t>(sums[2]);
+  }
   char status[128];
   std::snprintf(status, sizeof status, "loss %.4f", loss_avg.mean());
   progress.finish(status);

@@ -23,6 +23,7 @@ struct CliArgs {
   std::vector<std::pair<std::string, std::string>> overrides;  // trailing KEY VALUE pairs, in order
   bool dump_config = false;                                    // --dump-config / --dump_config
   bool verbose = false;                                        // -v / --verbose (debug logging)
+  int local_rank = -1;  // --local-rank / --local_rank (accepted, not used: see LOCAL_RANK)
 };
 
 // Registers the common options on `app`; trailing positional tokens land in `tokens` (pair them

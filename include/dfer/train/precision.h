@@ -20,6 +20,8 @@ const char* precision_name(Precision p);
 // "auto" -> cuda when available else cpu; "cpu"; "cuda"/"cuda:N" (dfer::UsageError when CUDA is
 // not available in this build or machine).
 torch::Device resolve_device(const std::string& text);
+// The same for the process of `local_rank` on its node: "auto" / "cuda" take GPU local_rank.
+torch::Device resolve_device(const std::string& text, int64_t local_rank);
 
 // RAII autocast scope for the forward pass (and loss); no-op for fp32. Nesting-safe; clears the
 // cast cache on exit like torch.autocast.

@@ -14,6 +14,7 @@
 
 #include "dfer/config/config.h"
 #include "dfer/data/loader.h"
+#include "dfer/dist/grad_sync.h"
 #include "dfer/train/optimizer.h"
 #include "dfer/train/precision.h"
 #include "dfer/train/schedule.h"
@@ -51,7 +52,9 @@ struct FitResult {
 class Trainer {
  public:
   // Reads training.*, optimization.*, system.* from `cfg`; builds the optimizer and schedules.
+  // In a data-parallel job (dist::world()), every rank constructs one and calls fit().
   Trainer(const Config& cfg, TrainerSetup setup);
+  ~Trainer();
   FitResult fit();
 
   const Schedules& schedules() const { return schedules_; }
@@ -61,6 +64,9 @@ class Trainer {
   void resume();
   void save(const std::string& tag, int64_t epoch, int64_t next_batch);
   nlohmann::json train_one_epoch(int64_t epoch, int64_t start_batch, FitResult& result);
+  // A stop signal as every rank sees it: at the step agreement, and at the end of an epoch.
+  int step_stop_signal() const;
+  int agreed_stop_signal() const;
 
   const Config& cfg_;
   TrainerSetup s_;
@@ -74,6 +80,8 @@ class Trainer {
   int64_t start_epoch_ = 0, start_batch_ = 0, global_step_ = 0;
   int64_t nan_streak_ = 0, nan_total_ = 0, scaler_skips_ = 0;
   nlohmann::json epoch_partial_;  // running sums of an interrupted epoch
+  std::unique_ptr<dist::GradientSync> grad_sync_;
+  bool step_stop_ = false;  // some rank was signalled before this step's backward
 };
 
 // Total number of parameters that require a gradient.
