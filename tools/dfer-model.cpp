@@ -6,18 +6,22 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fstream>
 #include <iostream>
 #include <optional>
 
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "dfer/config/cli.h"
+#include "dfer/dist/launch_env.h"
+#include "dfer/dist/world.h"
 #include "dfer/io/weight_files.h"
 #include "dfer/models/attention.h"
 #include "dfer/models/build.h"
 #include "dfer/models/lora.h"
 #include "dfer/models/summary.h"
 #include "dfer/train/bench.h"
+#include "dfer/train/dist_bench.h"
 #ifndef DFER_NO_DATA  // the GPU-check build has no data pipeline (CMake DFER_GPU_CHECK)
 #include "dfer/train/loader_bench.h"
 #endif
@@ -108,6 +112,15 @@ int main(int argc, char** argv) {
   bench->add_option("--busy", b_busy, "--loader: spinning background processes (deliberate load)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  bool b_dist = false;
+  double b_bucket_mb = 25;
+  std::string b_json;
+  bench->add_flag("--dist", b_dist,
+                  "data parallel, in the job the launcher describes (tools/bench_dist.sh): "
+                  "all-reduce bandwidth, step time, communication hidden behind backward");
+  bench->add_option("--bucket-mb", b_bucket_mb, "--dist: gradient bucket size (MiB)")
+      ->capture_default_str();
+  bench->add_option("--json", b_json, "--dist: also write the result of rank 0 to this file");
 
   try {
     app.parse(argc, argv);
@@ -126,8 +139,8 @@ int main(int argc, char** argv) {
       double mask_ratio = cfg.get_float("model.mask_ratio");
       std::cout << dfer::models::summarize(*model, spec, batch, mask_ratio).to_string() << "\n";
     } else if (*bench) {
-      if (int(b_train) + int(b_eval) + int(b_loader) == 0)
-        throw dfer::UsageError("bench: choose --train, --eval and/or --loader");
+      if (int(b_train) + int(b_eval) + int(b_loader) + int(b_dist) == 0)
+        throw dfer::UsageError("bench: choose --train, --eval, --loader and/or --dist");
       bcli.overrides = dfer::pair_overrides(btokens);
       auto cfg = dfer::load_config(bcli);
       if (b_loader) {
@@ -159,6 +172,31 @@ int main(int argc, char** argv) {
                   << " busy background processes\n"
                   << dfer::train::loader_bench_table(dfer::train::bench_loader(cfg, lo));
 #endif
+      }
+      if (b_dist) {
+        dfer::train::DistBenchOptions d;
+        d.train.spec = dfer::train::model_spec_from_config(cfg);
+        d.train.batch = b_batch;
+        d.train.steps = b_steps;
+        d.train.warmup = b_warmup;
+        d.bucket_bytes = static_cast<int64_t>(b_bucket_mb * (1 << 20));
+        const auto env = dfer::dist::read_launch_env();
+        d.train.device =
+            dfer::train::resolve_device(cfg.get_string("system.device"), env.local_rank);
+        d.train.precision = dfer::train::parse_precision(
+            b_precision.empty() ? cfg.get_string("system.precision") : b_precision, d.train.device);
+        dfer::dist::WorldOptions wo;
+        wo.backend = d.train.device.is_cuda() ? "nccl" : "gloo";
+        wo.cuda_device = d.train.device.is_cuda() ? d.train.device.index() : -1;
+        wo.force_group = env.launcher != "none";  // a launched world of one still gets a group
+        auto world = dfer::dist::World::join(env, wo);
+        const auto r = dfer::train::bench_dist(*world, d);
+        if (world->is_main()) {
+          std::cout << at::get_num_threads() << " thread(s) per process, device "
+                    << d.train.device.str() << ", batch " << b_batch << " per process\n"
+                    << r.to_string();
+          if (!b_json.empty()) std::ofstream(b_json) << r.to_json().dump() << "\n";
+        }
       }
       if (b_train || b_eval) {
         dfer::train::TrainBenchOptions to;

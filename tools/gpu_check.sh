@@ -9,7 +9,8 @@
 #                                     (CMake DFER_GPU_CHECK: no OpenCV, no tests), then runs the
 #                                     parity fixtures on CUDA in fp32 (1e-4), and bf16 training
 #                                     steps and evaluation of the base LGI-Former with clips/s and
-#                                     model-FLOP utilisation against the bf16 GEMM peak.
+#                                     model-FLOP utilisation against the bf16 GEMM peak, and a
+#                                     1-GPU NCCL world (all-reduce bandwidth, gradient buckets).
 # Environment: DFER_GPU_PYTHON (default /opt/torch/.venv/bin/python3), DFER_GPU_CHECK_DEVICE
 # (default cuda; cpu rehearses the whole run on a machine without a GPU), DFER_GPU_BATCH (32).
 set -euo pipefail
@@ -17,7 +18,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 gpu="$root/.gpu"
 # yaml-cpp, spdlog + fmt (built libraries) and the header-only CLI11 and nlohmann-json.
 debs=(libyaml-cpp-dev libyaml-cpp0.7 libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 libcli11-dev
-  nlohmann-json3-dev)
+  nlohmann-json3-dev libgloo-dev)
 fixtures=(finetune_lgi_small finetune_vit_small pretrain_lgi_small)
 
 step() { echo; echo "==> $* ($(($(date +%s) - start)) s)"; }
@@ -61,6 +62,12 @@ run() {
   step "base LGI-Former, 16x160x160, bf16 on $device: training steps and evaluation"
   "$bin/dfer-model" bench --train --eval --config "$root/configs/dfew_finetune.yaml" \
     --batch "$batch" --precision bf16 system.device "$device" || status=1
+  # A launched world of one process: the store, the NCCL group (gloo on cpu), all-reduce
+  # bandwidth on the device and training steps through the gradient buckets.
+  step "1-process $([ "$device" = cpu ] && echo Gloo || echo NCCL) world on $device"
+  RANK=0 LOCAL_RANK=0 WORLD_SIZE=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=29561 \
+    "$bin/dfer-model" bench --dist --config "$root/configs/dfew_finetune.yaml" --batch 8 \
+    --steps 3 --precision bf16 system.device "$device" || status=1
   step "done: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
   return $status
 }
