@@ -2,7 +2,7 @@
 # Proves a CUDA build: each executable given must need LibTorch's CUDA library, and the first
 # (dfer-model: its benchmark reads the CUDA allocator's statistics, its report asks NCCL for its
 # version) must hold CUDA-only symbols itself: dfer's own CUDA code paths were compiled, not only
-# linked past.
+# linked past. The others (training programs) must construct c10d's ProcessGroupNCCL.
 set -euo pipefail
 status=0
 first="$1"
@@ -17,6 +17,12 @@ for exe in "$@"; do
   done
   if [ "$exe" = "$first" ] && [ "$cuda_calls" -eq 0 ]; then
     echo "FAIL: $exe holds no c10::cuda / NCCL symbol (CUDA code paths not compiled)" >&2
+    status=1
+  fi
+  # The training programs build c10d's NCCL process group (dist/nccl_backend.cpp).
+  nccl="$(nm -C "$exe" | grep -c -E ' U c10d::ProcessGroupNCCL::(ProcessGroupNCCL|Options::Options)\(' || true)"
+  if [ "$exe" != "$first" ] && [ "$nccl" -eq 0 ]; then
+    echo "FAIL: $exe does not construct c10d::ProcessGroupNCCL (NCCL path not compiled)" >&2
     status=1
   fi
   echo "$(basename "$exe"): needs $(grep -c . <<<"$needed") libraries incl. libtorch_cuda.so," \
