@@ -7,10 +7,15 @@ DFER_BUILD="${DFER_BUILD:-$DFER_ROOT/build}"
 DFER_VENV="${DFER_VENV:-$DFER_ROOT/.venv}"
 source "$DFER_ROOT/tools/torch_pin.sh"
 
-# LibTorch itself comes from PyPI (tools/torch_pin.sh); python3-venv gives Debian's python3 its venv.
+# LibTorch itself comes from PyPI (tools/torch_pin.sh); python3-venv gives Debian's python3 its venv;
+# opencv-data holds the Haar face cascade of `dfer-prep extract --face-crop`.
 DFER_PACKAGES=(build-essential cmake ninja-build ccache pkg-config python3 python3-venv
   libopencv-dev libgloo-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
-  clang libfuzzer-14-dev libclang-rt-14-dev)
+  clang libfuzzer-14-dev libclang-rt-14-dev opencv-data)
+
+# Test-only Python tools from PyPI, into the same .venv: Pillow makes the reference's resize for
+# the resize parity test (tests/unit/test_data_pil_resize.cpp).
+DFER_TEST_WHEELS=("pillow==13.0.0")
 
 step() { echo; echo "==> $*"; }
 fail() { echo "dfer: step failed: $*" >&2; exit 1; }
@@ -38,8 +43,8 @@ torch_dir() {
 install_torch() {
   step "checking LibTorch (PyPI torch $DFER_TORCH_VERSION in $DFER_VENV)"
   if [ "${DFER_TORCH_FULL:-0}" != 1 ] && [ -x "$DFER_VENV/bin/python" ] &&
-    [ "$("$DFER_VENV/bin/pip" list --format=freeze 2>/dev/null | grep -c -x -i -F -f <(printf '%s\n' "${DFER_TORCH_WHEELS[@]}" "${DFER_TORCHRUN_WHEELS[@]}"))" \
-      -eq $((${#DFER_TORCH_WHEELS[@]} + ${#DFER_TORCHRUN_WHEELS[@]})) ]; then
+    [ "$("$DFER_VENV/bin/pip" list --format=freeze 2>/dev/null | grep -c -x -i -F -f <(printf '%s\n' "${DFER_TORCH_WHEELS[@]}" "${DFER_TORCHRUN_WHEELS[@]}" "${DFER_TEST_WHEELS[@]}"))" \
+      -eq $((${#DFER_TORCH_WHEELS[@]} + ${#DFER_TORCHRUN_WHEELS[@]} + ${#DFER_TEST_WHEELS[@]})) ]; then
     echo "torch $DFER_TORCH_VERSION present"; return
   fi
   [ -x "$DFER_VENV/bin/python" ] || python3 -m venv "$DFER_VENV" || fail "python3 -m venv $DFER_VENV"
@@ -50,7 +55,7 @@ install_torch() {
     return
   fi
   "$DFER_VENV/bin/pip" install --disable-pip-version-check --no-deps "${DFER_TORCH_WHEELS[@]}" \
-    "${DFER_TORCHRUN_WHEELS[@]}" || fail "pip install --no-deps ${DFER_TORCH_WHEELS[*]}"
+    "${DFER_TORCHRUN_WHEELS[@]}" "${DFER_TEST_WHEELS[@]}" || fail "pip install --no-deps ${DFER_TORCH_WHEELS[*]}"
 }
 
 build_all() {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "dfer/data/pil_resize.h"
 #include "dfer/data/shard.h"
 #include "dfer/util/error.h"
 #include "frame_internal.h"
@@ -19,19 +20,22 @@ void store_frame(const cv::Mat& src, bool src_is_bgr, int out_h, int out_w, uint
   if (src.type() != CV_8UC3) throw Error("store_frame: expected an 8-bit 3-channel image");
   cv::Mat out(out_h, out_w, CV_8UC3, dst);
   const bool same_size = src.rows == out_h && src.cols == out_w;
+  // Resizing is Pillow's antialiased bilinear (the reference's), not OpenCV's INTER_LINEAR.
+  auto resize_into = [&](cv::Mat& to) {
+    pil_bilinear_resize(src.data, src.rows, src.cols, src.step[0], 3, to.data, out_h, out_w);
+  };
   if (src_is_bgr) {
     if (same_size) {
       cv::cvtColor(src, out, cv::COLOR_BGR2RGB);
     } else {
-      cv::Mat resized;
-      cv::resize(src, resized, cv::Size(out_w, out_h), 0, 0, cv::INTER_LINEAR);
+      cv::Mat resized(out_h, out_w, CV_8UC3);
+      resize_into(resized);
       cv::cvtColor(resized, out, cv::COLOR_BGR2RGB);
     }
   } else if (same_size) {
     src.copyTo(out);
   } else {
-    // `out` wraps the destination buffer with the right size and type, so resize writes in place.
-    cv::resize(src, out, cv::Size(out_w, out_h), 0, 0, cv::INTER_LINEAR);
+    resize_into(out);  // `out` wraps the destination buffer: written in place
   }
   if (out.data != dst) throw Error("store_frame: OpenCV reallocated the output buffer");
 }
