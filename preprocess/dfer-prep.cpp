@@ -1,16 +1,18 @@
 // dfer-prep: dataset preparation, one subcommand per job (synth, pack, frames, split, gaze360,
-// relabel; the per-dataset list builders come later). A thin CLI over the data and train
-// libraries; exit 0 ok, 1 runtime failure, 2 usage.
+// relabel, extract, and the list builders of the real datasets: dfew, ferv39k, mafw, voxceleb2,
+// ravdess). A thin CLI over the data and train libraries; exit 0 ok, 1 runtime failure, 2 usage.
 #include <CLI/CLI.hpp>
 
 #include <functional>
 #include <iostream>
 #include <vector>
 
+#include "dfer/data/dataset_lists.h"
 #include "dfer/data/frame_lists.h"
 #include "dfer/data/gaze360_lists.h"
 #include "dfer/data/shard.h"
 #include "dfer/data/synth.h"
+#include "dfer/data/video_frames.h"
 #include "dfer/train/relabel.h"
 #include "dfer/util/error.h"
 #include "dfer/util/log.h"
@@ -193,20 +195,89 @@ Command add_relabel(CLI::App& app, const int&) {
           }};
 }
 
+Command add_extract(CLI::App& app, const int& threads) {
+  auto* cmd = app.add_subcommand("extract",
+                                 "video list -> <out>/<video stem>/00001.jpg... (resumable) and a "
+                                 "list of the frame folders");
+  auto o = std::make_shared<dfer::data::ExtractOptions>();
+  cmd->add_option("--list", o->list, "`video label` rows (paths relative to the list)")->required();
+  cmd->add_option("--out", o->frames_dir, "frames folder")->required();
+  cmd->add_option("--list-out", o->list_out, "list to write: `frame_folder label`")->required();
+  cmd->add_option("--size", o->size, "shorter side (face crops: square side); 0 keeps the size")
+      ->capture_default_str();
+  cmd->add_flag("--face-crop", o->face_crop, "crop the largest face, box smoothed over the clip");
+  cmd->add_option("--cascade", o->cascade, "Haar cascade (default: opencv-data's frontal face)");
+  cmd->add_option("--margin", o->margin, "face box enlargement")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "videos in parallel (default: the global --threads)");
+  cmd->add_option("--jpeg-quality", o->jpeg_quality, "JPEG quality")->capture_default_str();
+  return {cmd, [o, &threads] {
+            if (o->threads <= 0) o->threads = threads;
+            std::cout << dfer::data::describe(dfer::data::extract_video_frames(*o));
+          }};
+}
+
+// The real datasets' list builders share one set of options: --root, --out and the checks.
+using ListBuilder = dfer::data::DatasetListSummary (*)(const dfer::data::DatasetListOptions&);
+struct ListJob {
+  const char* name;
+  const char* help;
+  ListBuilder build;
+  bool label_files;  // emotion label files (--skip-bad), or videos found by name
+  bool exclude;      // videos: --exclude (VoxCeleb2)
+};
+constexpr ListJob kListJobs[] = {
+    {"dfew", "DFEW label files -> <out>/split0{1..5}/{train,test,val}.csv (val = test)",
+     dfer::data::build_dfew_lists, true, false},
+    {"ferv39k", "FERV39k label files -> <out>/all_scenes/{train,test,val}.csv (val = test)",
+     dfer::data::build_ferv39k_lists, true, false},
+    {"mafw", "MAFW single-label files -> <out>/single/split0{1..5}/{train,test,val}.csv",
+     dfer::data::build_mafw_lists, true, false},
+    {"voxceleb2", "VoxCeleb2 <root>/*/*/*.mp4 -> <out>/info_clean.csv (pre-training list)",
+     dfer::data::build_voxceleb2_list, false, true},
+    {"ravdess", "RAVDESS Actor_XX/*.mp4 -> <out>/split0{1..6}/{train,test,val}.csv (4 test actors)",
+     dfer::data::build_ravdess_lists, false, false},
+};
+
+Command add_list_job(CLI::App& app, const ListJob& job) {
+  auto* cmd =
+      app.add_subcommand(job.name, std::string(job.help) + "; rows `<absolute clip path> <label>`");
+  auto o = std::make_shared<dfer::data::DatasetListOptions>();
+  auto no_check = std::make_shared<bool>(false);
+  cmd->add_option("--root", o->root, "the dataset folder in its official layout")->required();
+  cmd->add_option("--out", o->out_dir, "output folder of the lists")->required();
+  if (job.label_files) {
+    cmd->add_flag("--skip-bad", o->skip_bad, "skip rows with an unknown label (reported)");
+    cmd->add_flag("--no-check-frames", *no_check,
+                  "list clip folders without checking that they hold frames");
+  } else {
+    if (job.exclude)
+      cmd->add_option("--exclude", o->exclude_file, "videos to leave out, a line each");
+    cmd->add_flag("--no-check-frames", *no_check, "list empty video files too");
+  }
+  return {cmd, [o, no_check, build = job.build] {
+            o->check_frames = !*no_check;
+            std::cout << dfer::data::describe(build(*o)) << "lists written to " << o->out_dir
+                      << "\n";
+          }};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   dfer::init_process();
   CLI::App app{
-      "dfer-prep: dataset preparation (synthetic data, packing, frame lists, relabelling)"};
+      "dfer-prep: dataset preparation (dataset lists, frame extraction, synthetic data, packing, "
+      "frame lists, relabelling)"};
   app.require_subcommand(1);
   int threads = 0;
   bool verbose = false;
   app.add_option("--threads", threads, "worker threads (0: OMP_NUM_THREADS or all cores)");
   app.add_flag("-v,--verbose", verbose, "debug logging");
   std::vector<Command> commands;  // a new job: one add_<job>() and one entry here
-  for (auto add : {add_synth, add_pack, add_frames, add_split, add_gaze360, add_relabel})
+  for (auto add :
+       {add_synth, add_pack, add_frames, add_split, add_gaze360, add_relabel, add_extract})
     commands.push_back(add(app, threads));
+  for (const auto& job : kListJobs) commands.push_back(add_list_job(app, job));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
