@@ -47,6 +47,9 @@ void add_training_keys(std::vector<KeyDef>& out) {
   t.b("eval_only", false, "only evaluate the loaded model (--eval upstream)");
   t.b("dist_eval", false, "shard the evaluation over all processes");
   t.b("save_ckpt", true, "write checkpoints");
+  t.b("eval_best", false,
+      "final test / evaluation with checkpoint-best (the best val_metric epoch) instead of the "
+      "last epoch's weights");
   t.b("auto_resume", true, "resume from the newest valid checkpoint in output_dir");
   t.s("resume", "", "checkpoint to resume from; empty = none");
   t.s("finetune", "", "pre-trained weights to start from; empty or null = none").nullable();

@@ -18,6 +18,7 @@
 #include "dfer/train/losses.h"
 #include "dfer/train/model_factory.h"
 #include "dfer/train/param_groups.h"
+#include "dfer/train/preflight.h"
 #include "dfer/train/trainable.h"
 #include "dfer/train/trainer.h"
 #include "dfer/util/error.h"
@@ -48,7 +49,8 @@ struct Best {
 };
 
 void final_test(const Config& cfg, models::VisionTransformer& model, const models::ModelSpec& spec,
-                const EvalOptions& eo, const Best& best, int64_t epochs_done) {
+                const EvalOptions& eo, const Best& best, int64_t epochs_done,
+                const std::string& weights = "last-epoch model") {
   const std::string out = cfg.get_string("system.output_dir");
   auto ds = make_clip_dataset(cfg, data::ClipMode::kTest, spec);
   data::Loader loader(ds, make_loader_options(cfg, data::ClipMode::kTest, eo.device.is_cuda()));
@@ -57,7 +59,7 @@ void final_test(const Config& cfg, models::VisionTransformer& model, const model
   model->eval();
   auto r = test_multiview([&](const torch::Tensor& x) { return model->forward(x); }, loader, eo);
   const auto names = class_names_for(cfg.get_string("data.dataset_name"), eo.num_classes);
-  spdlog::info("final test (last-epoch model, {} views averaged):\n{}", ds->num_views(),
+  spdlog::info("final test ({}, {} views averaged):\n{}", weights, ds->num_views(),
                r.metrics.to_string(names));
   if (out.empty() || !dist::world().is_main()) return;
   write_predictions_csv((fs::path(out) / "test_predictions.csv").string(), r);
@@ -69,6 +71,7 @@ void final_test(const Config& cfg, models::VisionTransformer& model, const model
   j["best_epoch"] = best.epoch;
   j["best_metric"] = best.metric;
   j["val_metric"] = cfg.get_string("training.val_metric");
+  j["weights"] = weights;
   j["predictions_file"] = "test_predictions.csv";
   io::write_file_atomic((fs::path(out) / "final_results.json").string(), j.dump(2) + "\n");
   spdlog::info("wrote {}/final_results.json and test_predictions.csv", out);
@@ -99,6 +102,12 @@ std::vector<ParamGroup> finetune_param_groups(const Config& cfg, const FinetuneM
 }
 
 int run_finetune(const Config& cfg) {
+  // Every list this run will read, before any work: a bad test list fails now, not after training.
+  PreflightOptions po;
+  po.train = po.validation = !cfg.get_bool("training.eval_only");
+  po.validation = po.validation && !cfg.get_bool("training.disable_eval_during_finetuning");
+  preflight_or_throw(cfg, model_spec_from_config(cfg), po);
+
   const FinetuneModel fm = prepare_finetune_model(cfg);
   const torch::Device device = fm.device;
   const Precision precision = fm.precision;
@@ -144,6 +153,9 @@ int run_finetune(const Config& cfg) {
 
   auto best = std::make_shared<Best>();
   const std::string val_metric = cfg.get_string("training.val_metric");
+  const std::string out = cfg.get_string("system.output_dir");
+  const std::string best_path = (fs::path(out) / "checkpoint-best.safetensors").string();
+  const bool save_best = cfg.get_bool("training.save_ckpt");
   TrainerSetup s;
   s.task = "finetune";
   s.model = model.ptr();
@@ -180,7 +192,14 @@ int run_finetune(const Config& cfg) {
     const std::string key = "val_" + val_metric;
     if (j.contains(key)) {
       const double v = val_metric == "loss" ? -r.loss : j[key].get<double>();
-      if (best->epoch < 0 || v > best->metric) *best = Best{v, epoch};
+      if (best->epoch < 0 || v > best->metric) {
+        *best = Best{v, epoch};
+        // As the reference: the weights of the best epoch so far, kept beside the checkpoints.
+        if (!out.empty() && save_best) {
+          if (dist::world().is_main()) models::save_state(*model, best_path);
+          spdlog::info("new best {} {:.4f}: saved checkpoint-best.safetensors", val_metric, v);
+        }
+      }
     }
     spdlog::info("validation epoch {}: loss {:.4f} acc1 {:.2f} UAR {:.4f} WAR {:.4f}", epoch + 1,
                  r.loss, r.metrics.acc1, r.metrics.uar, r.metrics.war);
@@ -196,7 +215,15 @@ int run_finetune(const Config& cfg) {
   Trainer trainer(cfg, std::move(s));
   const FitResult r = trainer.fit();
   if (r.exit_code != 0) return r.exit_code;
-  final_test(cfg, model, spec, eo, *best, r.epochs_done);
+  std::string weights = "last-epoch model";
+  if (cfg.get_bool("training.eval_best")) {
+    if (!fs::exists(best_path))
+      throw UsageError("training.eval_best: no " + best_path +
+                       " (it needs validation during training and training.save_ckpt)");
+    models::load_state(*model, load_evaluation_weights(best_path), /*strict=*/true);
+    weights = "best-epoch model, epoch " + std::to_string(best->epoch + 1);
+  }
+  final_test(cfg, model, spec, eo, *best, r.epochs_done, weights);
   return 0;
 }
 

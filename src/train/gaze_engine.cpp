@@ -177,11 +177,20 @@ int run_gaze(const Config& cfg, bool combine) {
   const FitResult r = trainer.fit();
   if (r.exit_code != 0) return r.exit_code;
   if (val_loader) {
-    if (last->frames == 0) {  // resumed after the last epoch: score the final model once
+    std::string weights = "last-epoch model";
+    if (cfg.get_bool("training.eval_best")) {
+      const auto best_path = fs::path(out) / "checkpoint-best.safetensors";
+      if (out.empty() || !fs::exists(best_path))
+        throw UsageError("training.eval_best: no checkpoint-best.safetensors in the output folder");
+      models::load_state(*model, load_evaluation_weights(best_path.string()), /*strict=*/true);
+      weights = "best-epoch model, epoch " + std::to_string(best->epoch + 1);
+      last->frames = 0;  // evaluate these weights below
+    }
+    if (last->frames == 0) {  // resumed after the last epoch, or the best epoch's weights
       model->eval();
       *last = evaluate_gaze(forward, *val_loader, r.epochs_done, task, eo, mean);
     }
-    spdlog::info("final (last-epoch model): {}", summary_line(*last, combine));
+    spdlog::info("final ({}): {}", weights, summary_line(*last, combine));
     write_final(out, *last, task, *best, sel, r.epochs_done);
   }
   return 0;

@@ -153,8 +153,15 @@ TEST_CASE("pre-train 2 epochs, then fine-tune 2 epochs from it", "[e2e][train]")
 
   const auto ft = d.root / "ft";
   auto cmd = finetune_cmd(ft, 2);
-  cmd.insert(cmd.end(), {"training.finetune", (pre / "checkpoint-1.safetensors").string()});
+  cmd.insert(cmd.end(), {"training.finetune", (pre / "checkpoint-1.safetensors").string(),
+                         "training.eval_best", "true"});
   REQUIRE(run(cmd, (d.root / "ft.log").string()) == 0);
+  // The best validation epoch's weights are kept and, with eval_best, tested.
+  CHECK(fs::exists(ft / "checkpoint-best.safetensors"));
+  CHECK(nlohmann::json::parse(slurp(ft / "final_results.json"))
+            .at("weights")
+            .get<std::string>()
+            .find("best-epoch model") == 0);
   CHECK(slurp(ft / "log.txt").find("loaded pre-trained weights") != std::string::npos);
   CHECK(fs::exists(ft / "checkpoint-1.safetensors"));
   const auto lines = read_jsonl(ft / "metrics.jsonl");
@@ -238,4 +245,36 @@ TEST_CASE("SIGTERM saves a loadable checkpoint and exits 143", "[e2e][train][sig
   // The run continues from there to the end.
   REQUIRE(run(finetune_cmd(out, 4), log) == 0);
   CHECK(fs::exists(out / "final_results.json"));
+}
+
+TEST_CASE("a bad test list fails in seconds, before training, naming every problem",
+          "[e2e][train][preflight]") {
+  const auto& d = data();
+  const auto bad = d.root / "bad_lists";
+  fs::create_directories(bad);
+  fs::create_directory_symlink(d.root / "synth" / "clips", bad / "clips");
+  fs::copy_file(d.root / "synth" / "train.csv", bad / "train.csv");
+  fs::copy_file(d.root / "synth" / "val.csv", bad / "val.csv");
+  {
+    std::ifstream in(d.root / "synth" / "test.csv");
+    std::ofstream out(bad / "test.csv");
+    std::string line;
+    for (int i = 0; std::getline(in, line); ++i) out << (i == 2 ? "clips/missing 1" : line) << "\n";
+  }
+  auto cmd = finetune_cmd(d.root / "bad_run", 2);
+  for (size_t i = 0; i + 1 < cmd.size(); ++i)
+    if (cmd[i] == "data.data_path") cmd[i + 1] = bad.string();
+  cmd.insert(cmd.end(), {"data.short_side_size", "24"});
+  const std::string log = (d.root / "bad_run.log").string();
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t pid = spawn(cmd, log);
+  const int code = wait_for(pid);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(slurp(log));
+  CHECK(code == 2);
+  CHECK(seconds < 5.0);
+  CHECK(slurp(log).find("test.csv:3: clip 'clips/missing' does not exist") != std::string::npos);
+  CHECK(slurp(log).find("data.short_side_size 24 is smaller") != std::string::npos);
+  CHECK_FALSE(fs::exists(d.root / "bad_run" / "metrics.jsonl"));
 }
