@@ -54,6 +54,18 @@ fs::path dataset_root(const char* job, const DatasetListOptions& o) {
   return root;
 }
 
+std::vector<fs::path> visible_entries(const char* job, const fs::path& dir) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().rfind('.', 0) != 0) found.push_back(it->path());
+  }
+  if (ec) throw Error(std::string(job) + ": cannot list '" + dir.string() + "': " + ec.message());
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
 // The frame sources' rule (frame_source.h): a folder with at least one .jpg/.jpeg/.png file, any
 // case. Only the names are looked at: decoding every frame of 40k clips is dfer-prep pack's job.
 std::string clip_problem(const fs::path& folder) {

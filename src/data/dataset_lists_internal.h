@@ -38,6 +38,12 @@ std::filesystem::path dataset_root(const char* job, const DatasetListOptions& op
 // True when `s` holds whitespace, which a space-separated list cannot carry inside a path.
 bool has_space(const std::string& s);
 
+// The entries of `dir` that Python's glob("*") yields (names not starting with '.': no
+// ".DS_Store" or editor files), sorted. A folder that cannot be listed is a dfer::Error naming
+// `job` and the folder.
+std::vector<std::filesystem::path> visible_entries(const char* job,
+                                                   const std::filesystem::path& dir);
+
 // Why a clip folder cannot be read as frames, or "" when it can.
 std::string clip_problem(const std::filesystem::path& folder);
 

@@ -78,19 +78,6 @@ std::optional<int> actor_of_folder(const std::string& name) {
   return actor;
 }
 
-// The entries of `dir` without hidden names (".DS_Store", editor files), sorted.
-std::vector<fs::path> visible_entries(const fs::path& dir) {
-  std::vector<fs::path> found;
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    if (it->path().filename().string().rfind('.', 0) != 0) found.push_back(it->path());
-  }
-  if (ec) throw Error("ravdess: cannot list '" + dir.string() + "': " + ec.message());
-  std::sort(found.begin(), found.end());
-  return found;
-}
-
 struct Video {
   std::string path;
   int actor = 0, label = 0;
@@ -122,7 +109,7 @@ DatasetListSummary build_ravdess_lists(const DatasetListOptions& o) {
   std::vector<Video> videos;
   bool any_folder = false;
   std::error_code ec;
-  for (const fs::path& folder : visible_entries(root)) {
+  for (const fs::path& folder : detail::visible_entries("ravdess", root)) {
     const std::string name = folder.filename().string();
     if (!starts_with(name, "Actor_") || !fs::is_directory(folder, ec)) continue;
     any_folder = true;
@@ -132,7 +119,7 @@ DatasetListSummary build_ravdess_lists(const DatasetListOptions& o) {
           {"", 0, folder.generic_string(), "not an actor folder Actor_01..Actor_24"});
       continue;
     }
-    for (const fs::path& file : visible_entries(folder)) {
+    for (const fs::path& file : detail::visible_entries("ravdess", folder)) {
       if (!fs::is_regular_file(file, ec)) continue;
       ++s.rows;
       Video v;

@@ -18,28 +18,16 @@ namespace fs = std::filesystem;
 namespace dfer::data {
 namespace {
 
-// The entries of `dir` that Python's glob("*") yields: names not starting with '.'.
-std::vector<fs::path> visible_entries(const fs::path& dir) {
-  std::vector<fs::path> found;
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    if (it->path().filename().string().rfind('.', 0) != 0) found.push_back(it->path());
-  }
-  if (ec) throw Error("voxceleb2: cannot list '" + dir.string() + "': " + ec.message());
-  return found;
-}
-
 // glob("<root>/*/*/*.mp4"), sorted (the reference leaves the order to the file system; a sorted
 // list makes the file reproducible).
 std::vector<fs::path> find_videos(const fs::path& root) {
   std::vector<fs::path> videos;
   std::error_code ec;
-  for (const auto& speaker : visible_entries(root)) {
+  for (const auto& speaker : detail::visible_entries("voxceleb2", root)) {
     if (!fs::is_directory(speaker, ec)) continue;
-    for (const auto& video : visible_entries(speaker)) {
+    for (const auto& video : detail::visible_entries("voxceleb2", speaker)) {
       if (!fs::is_directory(video, ec)) continue;
-      for (const auto& clip : visible_entries(video)) {
+      for (const auto& clip : detail::visible_entries("voxceleb2", video)) {
         if (clip.extension() == ".mp4" && fs::is_regular_file(clip, ec)) videos.push_back(clip);
       }
     }

@@ -33,12 +33,6 @@ double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 void reset_peaks(const torch::Device& d) {
   reset_host_peak();
 #ifdef DFER_WITH_CUDA
@@ -77,6 +71,12 @@ torch::Tensor bench_mask(const models::ModelSpec& s, int64_t batch, double ratio
 }
 }  // namespace
 
+double median_seconds(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 int64_t host_peak_rss() {
   std::ifstream in("/proc/self/status");
   std::string line;
@@ -107,7 +107,7 @@ double measure_gemm_tflops(const torch::Device& device, Precision precision, int
     sync(device);
     t.push_back(since(t0));
   }
-  const double s = median(t);
+  const double s = median_seconds(t);
   return s > 0 ? 2.0 * static_cast<double>(n * n * n) / s / 1e12 : 0.0;
 }
 
@@ -181,11 +181,11 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   TrainBenchResult r;
   r.description = models::describe(spec);
   r.batch = o.batch;
-  r.step_s = median(step);
-  r.data_s = median(data);
-  r.forward_s = median(fwd);
-  r.backward_s = median(bwd);
-  r.optimizer_s = median(optim);
+  r.step_s = median_seconds(step);
+  r.data_s = median_seconds(data);
+  r.forward_s = median_seconds(fwd);
+  r.backward_s = median_seconds(bwd);
+  r.optimizer_s = median_seconds(optim);
   r.clips_per_s = r.step_s > 0 ? static_cast<double>(o.batch) / r.step_s : 0.0;
   std::tie(r.peak_memory_bytes, r.memory_kind) = peak_memory(o.device);
   const auto macs = models::count_macs(spec, o.batch, o.mask_ratio).total_macs();
@@ -222,7 +222,7 @@ EvalBenchResult bench_eval(const TrainBenchOptions& o) {
   EvalBenchResult r;
   r.description = models::describe(s);
   r.batch = o.batch;
-  r.step_s = median(step);
+  r.step_s = median_seconds(step);
   r.clips_per_s = r.step_s > 0 ? static_cast<double>(o.batch) / r.step_s : 0.0;
   std::tie(r.peak_memory_bytes, r.memory_kind) = peak_memory(o.device);
   r.gflop_per_step =

@@ -20,12 +20,6 @@ double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 void sync(const torch::Device& d) {
   if (d.is_cuda()) torch::cuda::synchronize(d.index());
 }
@@ -56,7 +50,7 @@ DistBenchResult bench_dist(dist::World& world, const DistBenchOptions& o) {
       }
       DistBenchResult::Bandwidth b;
       b.bytes = bytes;
-      b.seconds = median(times);
+      b.seconds = median_seconds(times);
       const double n = static_cast<double>(world.size());
       b.algo_gb_s = static_cast<double>(bytes) / b.seconds / 1e9;
       b.bus_gb_s = b.algo_gb_s * 2.0 * (n - 1.0) / n;
@@ -113,9 +107,9 @@ DistBenchResult bench_dist(dist::World& world, const DistBenchOptions& o) {
     exposed.push_back(e);
     alone.push_back(a);
   }
-  r.step_s = median(step);
-  r.exposed_comm_s = world.distributed() ? median(exposed) : 0.0;
-  r.comm_alone_s = world.distributed() ? median(alone) : 0.0;
+  r.step_s = median_seconds(step);
+  r.exposed_comm_s = world.distributed() ? median_seconds(exposed) : 0.0;
+  r.comm_alone_s = world.distributed() ? median_seconds(alone) : 0.0;
   r.hidden_fraction =
       r.comm_alone_s > 0 ? std::clamp(1.0 - r.exposed_comm_s / r.comm_alone_s, 0.0, 1.0) : 0.0;
   r.clips_per_s = static_cast<double>(o.train.batch * world.size()) / r.step_s;

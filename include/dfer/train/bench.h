@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "dfer/models/spec.h"
 #include "dfer/train/precision.h"
@@ -56,6 +57,10 @@ struct EvalBenchResult {
 };
 
 EvalBenchResult bench_eval(const TrainBenchOptions& options);
+
+// The median of timings (the upper middle one of an even count), 0 for none: what every
+// benchmark row reports.
+double median_seconds(std::vector<double> seconds);
 
 // The process's peak resident set (VmHWM, bytes) and its reset (Linux clear_refs), so each
 // benchmark row reports its own peak. 0 / no-op where /proc is unavailable.
