@@ -38,13 +38,12 @@ GradientSync::GradientSync(World& world, std::vector<torch::Tensor> params, Grad
   arrived_.assign(params_.size(), 0);
   // Reverse order: the first bucket holds the last layers, whose gradients come first.
   Bucket* cur = nullptr;
-  int64_t cur_bytes = 0;
+  int64_t cur_bytes = 0, cur_numel = 0;  // of the bucket being filled
   auto close = [&] {
     if (!cur) return;
-    int64_t numel = 0;
-    for (size_t p : cur->params) numel += params_[p].numel();
-    cur->flat = torch::zeros({numel}, params_[cur->params.front()].options().requires_grad(false));
-    stats_.bytes += numel * static_cast<int64_t>(cur->flat.element_size());
+    cur->flat =
+        torch::zeros({cur_numel}, params_[cur->params.front()].options().requires_grad(false));
+    stats_.bytes += cur_numel * static_cast<int64_t>(cur->flat.element_size());
     cur = nullptr;
   };
   for (size_t k = params_.size(); k-- > 0;) {
@@ -58,13 +57,12 @@ GradientSync::GradientSync(World& world, std::vector<torch::Tensor> params, Grad
     if (!cur) {
       buckets_.push_back(std::make_unique<Bucket>());
       cur = buckets_.back().get();
-      cur_bytes = 0;
+      cur_bytes = cur_numel = 0;
     }
-    int64_t offset = 0;
-    for (size_t q : cur->params) offset += params_[q].numel();
-    where_[k] = {buckets_.size() - 1, offset};
+    where_[k] = {buckets_.size() - 1, cur_numel};
     cur->params.push_back(k);
     cur_bytes += bytes;
+    cur_numel += p.numel();
   }
   close();
   stats_.buckets = static_cast<int64_t>(buckets_.size());

@@ -176,6 +176,20 @@ io::NamedTensors load_evaluation_weights(const std::string& path) {
   return io::load_weights_any(path);
 }
 
+std::string best_weights_path(const std::string& dir) {
+  return (fs::path(dir) / "checkpoint-best.safetensors").string();
+}
+
+io::NamedTensors load_best_weights(const std::string& dir) {
+  const std::string path = best_weights_path(dir);
+  if (dir.empty() || !fs::exists(path))
+    throw UsageError(
+        "training.eval_best: no " + path +
+        " (the engines keep it when validation runs during training, with an output folder, "
+        "and for dfer-finetune with training.save_ckpt)");
+  return load_evaluation_weights(path);
+}
+
 void prune_checkpoints(const std::string& dir, int64_t keep) {
   const auto tags = list_checkpoints(dir);  // newest first
   int64_t numbered = 0;

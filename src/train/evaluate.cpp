@@ -23,28 +23,43 @@ std::vector<int64_t> to_vector(const torch::Tensor& t) {
 }
 }  // namespace
 
-ValidationResult validate(const LogitsFn& logits_fn, data::Loader& loader, int64_t epoch,
-                          const EvalOptions& options) {
+EvalSet evaluate_outputs(const LogitsFn& logits_fn, data::Loader& loader, int64_t epoch,
+                         const EvalOptions& options, const BatchCheck& check) {
   torch::NoGradGuard no_grad;
   loader.start_epoch(epoch);
   EvalRecords records;
   Progress progress(options.label, loader.batches_per_epoch(), "batch");
   int64_t done = 0;
   while (auto batch = loader.next()) {
-    if (!batch->labels.defined()) throw Error("validation data has no labels");
-    torch::Tensor logits;
+    torch::Tensor out;
     {
       AutocastScope autocast(options.precision, options.device);
-      logits = logits_fn(to_device(batch->clips, options.device));
+      out = logits_fn(to_device(batch->clips, options.device));
     }
-    if (logits.dim() != 2 || logits.size(1) != options.num_classes)
-      throw Error("validation: the model returned logits of shape " + c10::str(logits.sizes()) +
-                  ", expected [B, " + std::to_string(options.num_classes) + "]");
-    records.add(*batch, logits);
+    check(*batch, out);
+    records.add(*batch, out);
     progress.update(++done);
   }
   progress.finish();
-  const EvalSet all = records.gather(options.label);
+  return records.gather(options.label);
+}
+
+namespace {
+// Classification batches need labels and [B, num_classes] logits; `what` names the pass.
+BatchCheck classification_check(const std::string& what, int64_t num_classes) {
+  return [what, num_classes](const data::Batch& b, const torch::Tensor& logits) {
+    if (!b.labels.defined()) throw Error(what + " data has no labels");
+    if (logits.dim() != 2 || logits.size(1) != num_classes)
+      throw Error(what + ": the model returned logits of shape " + c10::str(logits.sizes()) +
+                  ", expected [B, " + std::to_string(num_classes) + "]");
+  };
+}
+}  // namespace
+
+ValidationResult validate(const LogitsFn& logits_fn, data::Loader& loader, int64_t epoch,
+                          const EvalOptions& options) {
+  const EvalSet all = evaluate_outputs(logits_fn, loader, epoch, options,
+                                       classification_check("validation", options.num_classes));
   ValidationResult r;
   if (all.size() == 0) {
     r.metrics = compute_classification_metrics({}, {}, options.num_classes, {});
@@ -61,26 +76,10 @@ ValidationResult validate(const LogitsFn& logits_fn, data::Loader& loader, int64
 
 TestResult test_multiview(const LogitsFn& logits_fn, data::Loader& loader,
                           const EvalOptions& options) {
-  torch::NoGradGuard no_grad;
-  loader.start_epoch(0);
-  EvalRecords records;
-  Progress progress("test", loader.batches_per_epoch(), "batch");
-  int64_t done = 0;
-  while (auto batch = loader.next()) {
-    if (!batch->labels.defined()) throw Error("test data has no labels");
-    torch::Tensor logits;
-    {
-      AutocastScope autocast(options.precision, options.device);
-      logits = logits_fn(to_device(batch->clips, options.device));
-    }
-    if (logits.dim() != 2 || logits.size(1) != options.num_classes)
-      throw Error("test: logits have shape " + c10::str(logits.sizes()) + ", expected [B, " +
-                  std::to_string(options.num_classes) + "]");
-    records.add(*batch, logits);
-    progress.update(++done);
-  }
-  progress.finish();
-  const EvalSet all = records.gather("test");
+  EvalOptions to = options;
+  to.label = "test";
+  const EvalSet all =
+      evaluate_outputs(logits_fn, loader, 0, to, classification_check("test", options.num_classes));
   struct Video {
     std::string id;
     int64_t label = -1;

@@ -154,7 +154,7 @@ int run_finetune(const Config& cfg) {
   auto best = std::make_shared<Best>();
   const std::string val_metric = cfg.get_string("training.val_metric");
   const std::string out = cfg.get_string("system.output_dir");
-  const std::string best_path = (fs::path(out) / "checkpoint-best.safetensors").string();
+  const std::string best_path = best_weights_path(out);
   const bool save_best = cfg.get_bool("training.save_ckpt");
   TrainerSetup s;
   s.task = "finetune";
@@ -217,10 +217,7 @@ int run_finetune(const Config& cfg) {
   if (r.exit_code != 0) return r.exit_code;
   std::string weights = "last-epoch model";
   if (cfg.get_bool("training.eval_best")) {
-    if (!fs::exists(best_path))
-      throw UsageError("training.eval_best: no " + best_path +
-                       " (it needs validation during training and training.save_ckpt)");
-    models::load_state(*model, load_evaluation_weights(best_path), /*strict=*/true);
+    models::load_state(*model, load_best_weights(out), /*strict=*/true);
     weights = "best-epoch model, epoch " + std::to_string(best->epoch + 1);
   }
   final_test(cfg, model, spec, eo, *best, r.epochs_done, weights);

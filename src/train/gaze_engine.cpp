@@ -158,8 +158,7 @@ int run_gaze(const Config& cfg, bool combine) {
     if (best->epoch < 0 || (sel.lower_is_better ? v < best->metric : v > best->metric)) {
       *best = Best{v, epoch};
       if (!out.empty()) {
-        if (dist::world().is_main())
-          models::save_state(*model, (fs::path(out) / "checkpoint-best.safetensors").string());
+        if (dist::world().is_main()) models::save_state(*model, best_weights_path(out));
         spdlog::info("new best {} {:.4f}: saved checkpoint-best.safetensors", sel.key, v);
       }
     }
@@ -179,10 +178,7 @@ int run_gaze(const Config& cfg, bool combine) {
   if (val_loader) {
     std::string weights = "last-epoch model";
     if (cfg.get_bool("training.eval_best")) {
-      const auto best_path = fs::path(out) / "checkpoint-best.safetensors";
-      if (out.empty() || !fs::exists(best_path))
-        throw UsageError("training.eval_best: no checkpoint-best.safetensors in the output folder");
-      models::load_state(*model, load_evaluation_weights(best_path.string()), /*strict=*/true);
+      models::load_state(*model, load_best_weights(out), /*strict=*/true);
       weights = "best-epoch model, epoch " + std::to_string(best->epoch + 1);
       last->frames = 0;  // evaluate these weights below
     }

@@ -9,7 +9,6 @@
 #include "dfer/io/atomic_file.h"
 #include "dfer/models/vision_transformer.h"
 #include "dfer/train/eval_records.h"
-#include "dfer/train/progress.h"
 #include "dfer/util/error.h"
 
 namespace dfer::train {
@@ -65,8 +64,12 @@ nlohmann::json GazeEvalResult::to_json(const std::string& p) const {
 GazeEvalResult evaluate_gaze(const LogitsFn& model, data::Loader& loader, int64_t epoch,
                              const GazeTask& task, const EvalOptions& options,
                              std::array<double, 2> mean_gaze) {
-  torch::NoGradGuard no_grad;
-  loader.start_epoch(epoch);
+  // Every clip of every rank at once, in dataset order (eval_records.h).
+  const EvalSet all = evaluate_outputs(
+      model, loader, epoch, options, [](const data::Batch& b, const torch::Tensor&) {
+        if (!b.targets.defined()) throw Error("gaze evaluation: the data has no gaze targets");
+      });
+  if (all.size() == 0) throw Error("gaze evaluation: the validation data gave no clip");
   struct Acc {
     int64_t n = 0;
     double err = 0;
@@ -76,67 +79,44 @@ GazeEvalResult evaluate_gaze(const LogitsFn& model, data::Loader& loader, int64_
   std::map<std::string, Acc> videos;
   std::vector<int64_t> labels, preds;
   std::vector<float> scores;
-  double loss_sum = 0, err_sum = 0, base_sum = 0;
-  int64_t clips = 0, positions = 0;
-  EvalRecords records;
-  Progress progress(options.label, loader.batches_per_epoch(), "batch");
-  int64_t done = 0;
-  while (auto batch = loader.next()) {
-    if (!batch->targets.defined()) throw Error("gaze evaluation: the data has no gaze targets");
-    torch::Tensor out;
-    {
-      AutocastScope autocast(options.precision, options.device);
-      out = model(batch->clips.to(options.device, /*non_blocking=*/options.device.is_cuda()));
-    }
-    records.add(*batch, out);
-    progress.update(++done);
+  const torch::Tensor out = all.outputs;
+  const auto target = all.targets.to(torch::kFloat);
+  const auto y = all.labels.defined() ? all.labels : torch::zeros({all.size()}, torch::kLong);
+  const int64_t B = all.size();
+  // Per position (frame or clip): [B, P] errors, P = 1 without per-frame output.
+  auto err = angular_error_deg(predicted_gaze(task, out), target).reshape({B, -1});
+  auto base_pred = torch::tensor({mean_gaze[0], mean_gaze[1]}, torch::kDouble).expand_as(target);
+  const double base_sum = angular_error_deg(base_pred, target).sum().item<double>();
+  const double err_sum = err.sum().item<double>();
+  const int64_t positions = err.numel();
+  // Accessors over CPU tensors: per-element item() calls would dominate a large validation.
+  err = err.contiguous();
+  const auto err_a = err.accessor<double, 2>();
+  const int64_t P = err.size(1);
+  torch::Tensor prob, lab;
+  if (task.combine) {
+    auto logits = class_logits(task, out).reshape({B, P, task.num_classes});
+    prob = torch::softmax(logits, -1).sum(1).to(torch::kDouble).contiguous();  // (B, C)
+    lab = y.reshape({B, P}).contiguous();
+    auto flat = logits.reshape({-1, task.num_classes}).contiguous();
+    auto p = flat.argmax(1).contiguous();
+    preds.assign(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
+    labels.assign(lab.data_ptr<int64_t>(), lab.data_ptr<int64_t>() + lab.numel());
+    scores.assign(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
   }
-  progress.finish();
-  // Every clip of every rank at once, in dataset order (eval_records.h).
-  const EvalSet all = records.gather(options.label);
-  if (all.size() > 0) {
-    const torch::Tensor out = all.outputs;
-    const auto target = all.targets.to(torch::kFloat);
-    const auto y = all.labels.defined() ? all.labels : torch::zeros({all.size()}, torch::kLong);
-    const int64_t B = all.size();
-    loss_sum += gaze_task_loss(task, out, y, target).item<double>() * B;
-    clips += B;
-    // Per position (frame or clip): [B, P] errors, P = 1 without per-frame output.
-    auto err = angular_error_deg(predicted_gaze(task, out), target).reshape({B, -1});
-    auto base_pred = torch::tensor({mean_gaze[0], mean_gaze[1]}, torch::kDouble).expand_as(target);
-    base_sum += angular_error_deg(base_pred, target).sum().item<double>();
-    err_sum += err.sum().item<double>();
-    positions += err.numel();
-    // Accessors over CPU tensors: per-element item() calls would dominate a large validation.
-    err = err.contiguous();
-    const auto err_a = err.accessor<double, 2>();
-    const int64_t P = err.size(1);
-    torch::Tensor prob, lab;
-    if (task.combine) {
-      auto logits = class_logits(task, out).reshape({B, P, task.num_classes});
-      prob = torch::softmax(logits, -1).sum(1).to(torch::kDouble).contiguous();  // (B, C)
-      lab = y.reshape({B, P}).contiguous();
-      auto flat = logits.reshape({-1, task.num_classes}).contiguous();
-      auto p = flat.argmax(1).contiguous();
-      preds.insert(preds.end(), p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
-      labels.insert(labels.end(), lab.data_ptr<int64_t>(), lab.data_ptr<int64_t>() + lab.numel());
-      scores.insert(scores.end(), flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
-    }
-    const double* pp = task.combine ? prob.data_ptr<double>() : nullptr;   // (B, C) contiguous
-    const int64_t* lp = task.combine ? lab.data_ptr<int64_t>() : nullptr;  // (B, P) contiguous
-    for (int64_t b = 0; b < B; ++b) {
-      auto& v = videos[all.ids.at(static_cast<size_t>(b))];
-      v.n += P;
-      for (int64_t t = 0; t < P; ++t) v.err += err_a[b][t];
-      if (!task.combine) continue;
-      if (v.prob.empty()) v.prob.assign(task.num_classes, 0.0);
-      for (int64_t k = 0; k < task.num_classes; ++k) v.prob[k] += pp[b * task.num_classes + k];
-      for (int64_t t = 0; t < P; ++t) ++v.label_count[lp[b * P + t]];
-    }
+  const double* pp = task.combine ? prob.data_ptr<double>() : nullptr;   // (B, C) contiguous
+  const int64_t* lp = task.combine ? lab.data_ptr<int64_t>() : nullptr;  // (B, P) contiguous
+  for (int64_t b = 0; b < B; ++b) {
+    auto& v = videos[all.ids.at(static_cast<size_t>(b))];
+    v.n += P;
+    for (int64_t t = 0; t < P; ++t) v.err += err_a[b][t];
+    if (!task.combine) continue;
+    if (v.prob.empty()) v.prob.assign(task.num_classes, 0.0);
+    for (int64_t k = 0; k < task.num_classes; ++k) v.prob[k] += pp[b * task.num_classes + k];
+    for (int64_t t = 0; t < P; ++t) ++v.label_count[lp[b * P + t]];
   }
-  if (positions == 0) throw Error("gaze evaluation: the validation data gave no clip");
   GazeEvalResult r;
-  r.loss = loss_sum / clips;
+  r.loss = gaze_task_loss(task, out, y, target).item<double>();
   r.frames = positions;
   r.videos = static_cast<int64_t>(videos.size());
   r.angular_error = err_sum / positions;

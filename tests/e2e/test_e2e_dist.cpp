@@ -4,9 +4,7 @@
 // exit non-zero with a clear message within system.dist_timeout.
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -121,19 +119,6 @@ std::vector<std::string> finetune_args(const fs::path& out, int batch, int updat
   return a;
 }
 
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(s);
-  return ntohs(addr.sin_port);
-}
-
 // One process, the whole global batch.
 fs::path single(const std::string& tag, int batch) {
   const auto out = data().root / tag;
@@ -206,7 +191,7 @@ TEST_CASE("torchrun: 2 processes reach the parameters and metrics of 1", "[e2e][
 TEST_CASE("Slurm environment: 2 tasks reach the parameters and metrics of 1", "[e2e][dist]") {
   const auto one = single("one_b4", 4);
   const auto two = data().root / "slurm_b2";
-  const std::string port = std::to_string(free_port());
+  const std::string port = std::to_string(dfer::test::free_loopback_port());
   std::vector<pid_t> pids;
   for (int r = 0; r < 2; ++r) {
     auto args = finetune_args(two, 2, 1);
@@ -229,7 +214,7 @@ TEST_CASE("a dead or stalled rank stops the other with a clear message", "[e2e][
   for (const int sig : {SIGKILL, SIGSTOP}) {
     const std::string tag = sig == SIGKILL ? "killed" : "stalled";
     const auto out = data().root / ("fault_" + tag);
-    const std::string port = std::to_string(free_port());
+    const std::string port = std::to_string(dfer::test::free_loopback_port());
     std::vector<pid_t> pids;
     for (int r = 0; r < 2; ++r) {
       auto args = finetune_args(out, 1, 1, {"training.epochs", "20", "system.dist_timeout", "6"});

@@ -1,6 +1,9 @@
 // Child-process helpers of the end-to-end tests (see programs.h).
 #include "support/programs.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -12,6 +15,19 @@
 #include <sstream>
 
 namespace dfer::test {
+
+int free_loopback_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(s);
+  return ntohs(addr.sin_port);
+}
 
 pid_t spawn(const std::vector<std::string>& args, const std::string& log,
             const std::vector<std::pair<std::string, std::string>>& env) {

@@ -25,6 +25,10 @@ int wait_for(pid_t pid);
 int run(const std::vector<std::string>& args, const std::string& log,
         const std::vector<std::pair<std::string, std::string>>& env = {});
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released), for a test's
+// rendezvous.
+int free_loopback_port();
+
 // Whole file as a string ("" when unreadable).
 std::string slurp(const std::filesystem::path& p);
 

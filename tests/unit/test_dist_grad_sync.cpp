@@ -4,15 +4,12 @@
 // gradient local; broadcast and row gathering of uneven shards.
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <functional>
 #include <thread>
 
 #include "dfer/dist/grad_sync.h"
 #include "dfer/dist/world.h"
+#include "support/programs.h"
 
 using dfer::dist::GradientSync;
 using dfer::dist::GradSyncOptions;
@@ -21,21 +18,9 @@ using dfer::dist::World;
 
 namespace {
 
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(s);
-  return ntohs(addr.sin_port);
-}
-
 // Runs `body(world)` on ranks 0 and 1 of a fresh 2-process world, one thread each.
 void on_two_ranks(const std::function<void(World&)>& body) {
-  const int port = free_port();
+  const int port = dfer::test::free_loopback_port();
   std::exception_ptr errors[2];
   std::vector<std::thread> threads;
   for (int r = 0; r < 2; ++r)

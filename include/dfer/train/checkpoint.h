@@ -58,6 +58,12 @@ LoadedCheckpoint load_checkpoint_path(const std::string& path);
 // (checkpoint-best.safetensors, an official .pth). Errors name the path.
 io::NamedTensors load_evaluation_weights(const std::string& path);
 
+// checkpoint-best.safetensors in `dir`: the best validation epoch's weights, which the engines keep
+// as the reference does.
+std::string best_weights_path(const std::string& dir);
+// Those weights, for training.eval_best (dfer::UsageError naming the file when the run kept none).
+io::NamedTensors load_best_weights(const std::string& dir);
+
 // Removes numbered epoch checkpoints ("<digits>" tags) beyond the `keep` newest, and every
 // non-epoch checkpoint older than the newest epoch one. keep <= 0 keeps all numbered ones.
 void prune_checkpoints(const std::string& dir, int64_t keep);

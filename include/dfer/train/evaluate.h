@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dfer/data/loader.h"
+#include "dfer/train/eval_records.h"
 #include "dfer/train/metrics.h"
 #include "dfer/train/precision.h"
 
@@ -23,6 +24,13 @@ struct EvalOptions {
 
 // The logits function of the model under evaluation: clips [B, C, T, H, W] -> [B, K].
 using LogitsFn = std::function<torch::Tensor(const torch::Tensor& clips)>;
+
+// The one pass every evaluation makes: epoch `epoch` of `loader` through `logits` without gradient
+// under the precision's autocast, `check(batch, outputs)` on each batch (throw to reject it), with
+// a progress line labelled options.label; the outputs of every rank gathered in dataset order.
+using BatchCheck = std::function<void(const data::Batch& batch, const torch::Tensor& outputs)>;
+EvalSet evaluate_outputs(const LogitsFn& logits, data::Loader& loader, int64_t epoch,
+                         const EvalOptions& options, const BatchCheck& check);
 
 struct ValidationResult {
   ClassificationMetrics metrics;
