@@ -1,6 +1,7 @@
 // dfer-prep: dataset preparation, one subcommand per job (synth, pack, frames, split, gaze360,
 // relabel, extract, and the list builders of the real datasets: dfew, ferv39k, mafw, voxceleb2,
-// ravdess). A thin CLI over the data and train libraries; exit 0 ok, 1 runtime failure, 2 usage.
+// ravdess, cremad, enterface). A thin CLI over the data and train libraries; exit 0 ok, 1 runtime
+// failure, 2 usage.
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -236,6 +237,12 @@ constexpr ListJob kListJobs[] = {
      dfer::data::build_voxceleb2_list, false, true},
     {"ravdess", "RAVDESS Actor_XX/*.mp4 -> <out>/split0{1..6}/{train,test,val}.csv (4 test actors)",
      dfer::data::build_ravdess_lists, false, false},
+    {"cremad", "CREMA-D VideoFlash/*.flv -> <out>/split0{1..5}/{train,test,val}.csv (actor folds)",
+     dfer::data::build_cremad_lists, false, false},
+    {"enterface",
+     "eNTERFACE'05 subject N/<emotion>/*/*.avi -> <out>/split0{1..5}/{train,test,val}.csv "
+     "(subject folds; the lists name links in <out>/videos)",
+     dfer::data::build_enterface_lists, false, false},
 };
 
 Command add_list_job(CLI::App& app, const ListJob& job) {

@@ -39,14 +39,14 @@ bool has_space(const std::string& s) {
   return std::any_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
 }
 
-fs::path dataset_root(const char* job, const DatasetListOptions& o) {
+fs::path dataset_root(const char* job, const DatasetListOptions& o, bool spaces_ok) {
   if (o.root.empty()) throw UsageError(std::string(job) + ": give --root DATASET_DIR");
   if (o.out_dir.empty()) throw UsageError(std::string(job) + ": give --out DIR");
   std::error_code ec;
   if (!fs::is_directory(o.root, ec))
     throw UsageError(fmt::format("{}: --root '{}' is not a folder", job, o.root));
   const fs::path root = fs::absolute(o.root).lexically_normal();
-  if (has_space(root.string()))
+  if (!spaces_ok && has_space(root.string()))
     throw UsageError(fmt::format(
         "{}: the dataset path '{}' contains whitespace, which the space-separated lists "
         "cannot hold",

@@ -32,8 +32,10 @@ struct ListSpec {
 using LabelParser = std::function<std::vector<LabelRow>(const std::filesystem::path&)>;
 
 // Checks --root and --out and returns the root every clip path starts from (absolute, lexically
-// normal). `job` names the subcommand in messages.
-std::filesystem::path dataset_root(const char* job, const DatasetListOptions& options);
+// normal). `job` names the subcommand in messages. A root with whitespace is an error unless
+// `spaces_ok` (a job whose lists do not name paths under the root).
+std::filesystem::path dataset_root(const char* job, const DatasetListOptions& options,
+                                   bool spaces_ok = false);
 
 // True when `s` holds whitespace, which a space-separated list cannot carry inside a path.
 bool has_space(const std::string& s);
@@ -54,5 +56,36 @@ DatasetListSummary build_lists(const char* job, const DatasetListOptions& option
                                const std::vector<std::string>& classes,
                                const std::vector<ListSpec>& specs, const char* layout,
                                const LabelParser& parse);
+
+// A video of a dataset whose folds are built here from its subjects (subject_folds.cpp).
+struct SubjectVideo {
+  std::string path;  // absolute, generic
+  int subject = 0;
+  int label = 0;
+};
+
+// The subjects first..last split into `folds` blocks of consecutive numbers (sizes differ by at
+// most one, the larger blocks first); `folder` names where a subject's videos would be, for the
+// "no video of this subject" line.
+struct SubjectRange {
+  int first = 1, last = 1, folds = 1;
+  std::function<std::string(int)> folder;
+};
+
+// The fold (1-based) that tests `subject`: (subject - first) * folds / count + 1.
+int subject_fold(int subject, int first, int last, int folds);
+
+// Reports every subject of the range without a video as a skip naming its fold's test subjects.
+void report_missing_subjects(const std::vector<SubjectVideo>& videos, const SubjectRange& range,
+                             DatasetListSummary& summary);
+
+// Writes <out>/splitKK/{train,test,val}.csv for every fold (rows `<path> <label>` sorted by path;
+// val = test, as the reference validates on the test fold) once all are built, and appends their
+// counts to summary.lists.
+void write_subject_folds(const DatasetListOptions& options, std::vector<SubjectVideo> videos,
+                         const SubjectRange& range, DatasetListSummary& summary);
+
+// `s` in ASCII lower case.
+std::string lower(std::string s);
 
 }  // namespace dfer::data::detail

@@ -31,7 +31,7 @@ const std::vector<std::string>& ravdess_classes() {
 
 namespace {
 
-constexpr int kActors = 24, kFolds = 6, kActorsPerFold = kActors / kFolds;
+constexpr int kActors = 24, kFolds = 6;
 constexpr int kAudioOnly = 3;  // modality 03: the .wav releases
 
 // The seven fields of a file name in order, with their valid codes.
@@ -78,13 +78,8 @@ std::optional<int> actor_of_folder(const std::string& name) {
   return actor;
 }
 
-struct Video {
-  std::string path;
-  int actor = 0, label = 0;
-};
-
 // Why `file` in the folder of `actor` is not a listed video, or "" (then `v` is filled).
-std::string check_file(const fs::path& file, int actor, bool check_empty, Video& v) {
+std::string check_file(const fs::path& file, int actor, bool check_empty, detail::SubjectVideo& v) {
   std::string ext = file.extension().string();
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (ext != ".mp4" && ext != ".wav") return "not a RAVDESS video (.mp4)";
@@ -106,7 +101,7 @@ std::string check_file(const fs::path& file, int actor, bool check_empty, Video&
 DatasetListSummary build_ravdess_lists(const DatasetListOptions& o) {
   const fs::path root = detail::dataset_root("ravdess", o);
   DatasetListSummary s{"ravdess", ravdess_classes(), 0, {}, {}};
-  std::vector<Video> videos;
+  std::vector<detail::SubjectVideo> videos;
   bool any_folder = false;
   std::error_code ec;
   for (const fs::path& folder : detail::visible_entries("ravdess", root)) {
@@ -122,7 +117,7 @@ DatasetListSummary build_ravdess_lists(const DatasetListOptions& o) {
     for (const fs::path& file : detail::visible_entries("ravdess", folder)) {
       if (!fs::is_regular_file(file, ec)) continue;
       ++s.rows;
-      Video v;
+      detail::SubjectVideo v;
       if (std::string why = check_file(file, *actor, o.check_frames, v); !why.empty()) {
         s.skipped.push_back({"", 0, file.generic_string(), why});
         continue;
@@ -134,45 +129,12 @@ DatasetListSummary build_ravdess_lists(const DatasetListOptions& o) {
     throw UsageError("ravdess: no Actor_XX folder in '" + root.string() +
                      "' (expected the official layout Actor_01..Actor_24/"
                      "MM-VC-EE-II-SS-RR-AA.mp4)");
-  std::sort(videos.begin(), videos.end(),
-            [](const Video& a, const Video& b) { return a.path < b.path; });
-
-  // An actor without videos shrinks a test fold by a quarter: worth a line.
-  std::array<int64_t, kActors + 1> per_actor{};
-  for (const Video& v : videos) ++per_actor[std::size_t(v.actor)];
-  for (int a = 1; a <= kActors; ++a) {
-    const int fold = (a - 1) / kActorsPerFold + 1;
-    if (per_actor[std::size_t(a)] == 0)
-      s.skipped.push_back(
-          {"", 0, (root / fmt::format("Actor_{:02d}", a)).generic_string(),
-           fmt::format("no video of this actor (the test actors of fold {} are "
-                       "{:02d}-{:02d})",
-                       fold, (fold - 1) * kActorsPerFold + 1, fold * kActorsPerFold)});
-  }
-
-  std::vector<std::pair<fs::path, std::string>> out;  // every list is written once all are built
-  for (int k = 1; k <= kFolds; ++k) {
-    const std::string dir = fmt::format("split0{}", k);
-    std::string text[2];  // train, test
-    const std::vector<int64_t> zeros(ravdess_classes().size(), 0);
-    ListCounts counts[2] = {{dir + "/train.csv", 0, zeros, ""}, {dir + "/test.csv", 0, zeros, ""}};
-    for (const Video& v : videos) {
-      const int t = (v.actor - 1) / kActorsPerFold + 1 == k ? 1 : 0;
-      text[t] += fmt::format("{} {}\n", v.path, v.label);
-      ++counts[t].clips;
-      ++counts[t].by_class[std::size_t(v.label)];
-    }
-    for (int t = 0; t < 2; ++t) {
-      out.emplace_back(fs::path(o.out_dir) / counts[t].list, text[t]);
-      s.lists.push_back(counts[t]);
-    }
-    ListCounts val = counts[1];  // the reference validates on the test fold
-    val.list = dir + "/val.csv";
-    val.copy_of = counts[1].list;
-    out.emplace_back(fs::path(o.out_dir) / val.list, text[1]);
-    s.lists.push_back(std::move(val));
-  }
-  for (const auto& [path, text] : out) detail::write_list(path, text);
+  // Fold k tests actors 4k-3..4k; an actor without videos shrinks its test fold by a quarter.
+  const detail::SubjectRange actors{
+      1, kActors, kFolds,
+      [&root](int a) { return (root / fmt::format("Actor_{:02d}", a)).generic_string(); }};
+  detail::report_missing_subjects(videos, actors, s);
+  detail::write_subject_folds(o, std::move(videos), actors, s);
   return s;
 }
 

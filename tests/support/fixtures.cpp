@@ -3,9 +3,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <atomic>
 #include <cstdlib>
-#include <unistd.h>
+#include <fstream>
+#include <sstream>
 
 namespace dfer::test {
 
@@ -39,6 +41,21 @@ std::filesystem::path temp_dir(const std::string& tag) {
   return dir;
 }
 
-std::string bin(const std::string& name) { return std::string(DFER_BIN_DIR) + "/" + name; }
+std::string bin(const std::string& name) {
+  return std::string(DFER_BIN_DIR) + "/" + name;
+}
+
+void write_file(const std::filesystem::path& p, const std::string& text) {
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  REQUIRE(in);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 }  // namespace dfer::test

@@ -1,8 +1,11 @@
-// Test helpers: where the shared reference fixtures live, and the skip-or-fail rule for them.
+// Test helpers: where the shared reference fixtures live, the skip-or-fail rule for them, and the
+// small file and error helpers the data tests share.
 #pragma once
 
 #include <filesystem>
 #include <string>
+
+#include "dfer/util/error.h"
 
 namespace dfer::test {
 
@@ -18,5 +21,22 @@ std::filesystem::path temp_dir(const std::string& tag);
 
 // Path of an executable built into build/bin.
 std::string bin(const std::string& name);
+
+// Writes `text` to `p` byte for byte, creating its folder.
+void write_file(const std::filesystem::path& p, const std::string& text);
+
+// The bytes of `p`; a missing file fails the current test.
+std::string read_file(const std::filesystem::path& p);
+
+// The message of the dfer::UsageError that `f` throws, or "" when it throws none.
+template <typename F>
+std::string usage_error_of(F&& f) {
+  try {
+    f();
+  } catch (const dfer::UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
 
 }  // namespace dfer::test

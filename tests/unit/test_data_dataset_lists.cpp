@@ -15,35 +15,15 @@
 
 namespace fs = std::filesystem;
 using namespace dfer::data;
+using dfer::test::read_file;
+using dfer::test::usage_error_of;
+using dfer::test::write_file;
 
 namespace {
 
-void write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  REQUIRE(in);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // A clip folder with one tiny frame file: the lists only look at names, never decode.
 void clip(const fs::path& folder, const char* frame = "00001.jpg") {
-  write(folder / frame, "x");
-}
-
-template <typename F>
-std::string usage_error_of(F&& f) {
-  try {
-    f();
-  } catch (const dfer::UsageError& e) {
-    return e.what();
-  }
-  return "";
+  write_file(folder / frame, "x");
 }
 
 DatasetListOptions options(const fs::path& root, const fs::path& out) {
@@ -61,9 +41,9 @@ fs::path dfew_tree(const fs::path& dir) {
     std::string train = "video_name,label\n";
     for (int v = 1; v <= 7; ++v) train += fmt::format("{},{}\n", v, (v + k) % 7 + 1);
     const fs::path split = root / "EmoLabel_DataSplit";
-    write(split / "train(single-labeled)" / fmt::format("set_{}.csv", k), train);
-    write(split / "test(single-labeled)" / fmt::format("set_{}.csv", k),
-          fmt::format("video_name,label\r\n8,{}\r\n", k));  // CRLF, as exported on Windows
+    write_file(split / "train(single-labeled)" / fmt::format("set_{}.csv", k), train);
+    write_file(split / "test(single-labeled)" / fmt::format("set_{}.csv", k),
+               fmt::format("video_name,label\r\n8,{}\r\n", k));  // CRLF, as exported on Windows
   }
   return root;
 }
@@ -90,9 +70,9 @@ TEST_CASE("dfew writes five folds of absolute clip folders with 0-based labels, 
     for (int v = 1; v <= 7; ++v) train += fmt::format("{}{:05d} {}\n", clips, v, (v + k) % 7);
     const std::string test = fmt::format("{}00008 {}\n", clips, k - 1);
     const fs::path fold = dir / "out" / fmt::format("split0{}", k);
-    CHECK(read(fold / "train.csv") == train);
-    CHECK(read(fold / "test.csv") == test);
-    CHECK(read(fold / "val.csv") == test);
+    CHECK(read_file(fold / "train.csv") == train);
+    CHECK(read_file(fold / "test.csv") == test);
+    CHECK(read_file(fold / "val.csv") == test);
   }
   REQUIRE(s.rows == 40);
   REQUIRE(s.skipped.empty());
@@ -116,8 +96,8 @@ TEST_CASE("dfew writes five folds of absolute clip folders with 0-based labels, 
     REQUIRE_FALSE(fs::exists(dir / "out2"));
   }
   SECTION("an out-of-range label names file:line, or is skipped with --skip-bad") {
-    write(root / "EmoLabel_DataSplit/train(single-labeled)/set_1.csv",
-          "video_name,label\n1,1\n2,8\n3,7\n");
+    write_file(root / "EmoLabel_DataSplit/train(single-labeled)/set_1.csv",
+               "video_name,label\n1,1\n2,8\n3,7\n");
     const auto e = usage_error_of([&] { build_dfew_lists(o); });
     REQUIRE_THAT(e, Catch::Contains("set_1.csv:3") && Catch::Contains("not in 1..7"));
     o.skip_bad = true;
@@ -125,11 +105,11 @@ TEST_CASE("dfew writes five folds of absolute clip folders with 0-based labels, 
     REQUIRE(skipped.skipped.size() == 1);
     REQUIRE(skipped.skipped[0].line == 3);
     REQUIRE(skipped.skipped[0].item == "2");
-    REQUIRE(read(dir / "out/split01/train.csv") ==
+    REQUIRE(read_file(dir / "out/split01/train.csv") ==
             fmt::format("{}00001 0\n{}00003 6\n", clips, clips));
   }
   SECTION("a label file without the header names file:1") {
-    write(root / "EmoLabel_DataSplit/train(single-labeled)/set_2.csv", "1,1\n");
+    write_file(root / "EmoLabel_DataSplit/train(single-labeled)/set_2.csv", "1,1\n");
     const auto e = usage_error_of([&] { build_dfew_lists(o); });
     REQUIRE_THAT(e, Catch::Contains("set_2.csv:1") && Catch::Contains("video_name"));
   }
@@ -149,19 +129,19 @@ TEST_CASE("ferv39k maps label names in the reference's order and reports bad row
     expected += clips + rel + " " + std::to_string(k) + "\n";
   }
   clip(root / "2_ClipsforFaceCrop/Daily/Angry/0063");
-  write(setup / "train_All.csv", train);
-  write(setup / "test_All.csv", "Daily/Angry/0063 Angry\n");
+  write_file(setup / "train_All.csv", train);
+  write_file(setup / "test_All.csv", "Daily/Angry/0063 Angry\n");
   auto o = options(root, dir / "out");
   const auto s = build_ferv39k_lists(o);
-  REQUIRE(read(dir / "out/all_scenes/train.csv") == expected);
-  REQUIRE(read(dir / "out/all_scenes/test.csv") == clips + "Daily/Angry/0063 3\n");
-  REQUIRE(read(dir / "out/all_scenes/val.csv") == clips + "Daily/Angry/0063 3\n");
+  REQUIRE(read_file(dir / "out/all_scenes/train.csv") == expected);
+  REQUIRE(read_file(dir / "out/all_scenes/test.csv") == clips + "Daily/Angry/0063 3\n");
+  REQUIRE(read_file(dir / "out/all_scenes/val.csv") == clips + "Daily/Angry/0063 3\n");
   REQUIRE(s.rows == 8);
   REQUIRE(s.lists.size() == 3);
   REQUIRE(s.lists[1].by_class == std::vector<int64_t>{0, 0, 0, 1, 0, 0, 0});
 
   SECTION("an unknown label names file:line, or is counted and skipped with --skip-bad") {
-    write(setup / "train_All.csv", "Crime/Happy/0001 Happy\nCrime/Sad/0002 Hapy\n");
+    write_file(setup / "train_All.csv", "Crime/Happy/0001 Happy\nCrime/Sad/0002 Hapy\n");
     const auto e = usage_error_of([&] { build_ferv39k_lists(o); });
     REQUIRE_THAT(e, Catch::Contains("train_All.csv:2") && Catch::Contains("unknown label 'Hapy'") &&
                         Catch::Contains("Happy, Sad, Neutral"));
@@ -171,13 +151,14 @@ TEST_CASE("ferv39k maps label names in the reference's order and reports bad row
     REQUIRE(skipped.skipped[0].line == 2);
     REQUIRE(skipped.skipped[0].item == "Crime/Sad/0002");
     REQUIRE_THAT(skipped.skipped[0].reason, Catch::Contains("unknown label"));
-    REQUIRE(read(dir / "out/all_scenes/train.csv") == clips + "Crime/Happy/0001 0\n");
+    REQUIRE(read_file(dir / "out/all_scenes/train.csv") == clips + "Crime/Happy/0001 0\n");
   }
   SECTION("clip folders without frames are skipped with the reason unless the check is off") {
     fs::create_directories(root / "2_ClipsforFaceCrop/Crime/Sad/0100");
-    write(root / "2_ClipsforFaceCrop/Crime/Sad/0101/notes.txt", "not a frame");
-    write(setup / "train_All.csv",
-          "Crime/Sad/0100 Sad\nCrime/Sad/0101 Sad\nCrime/Sad/0102 Sad\nCrime/Happy/0001 Happy\n");
+    write_file(root / "2_ClipsforFaceCrop/Crime/Sad/0101/notes.txt", "not a frame");
+    write_file(
+        setup / "train_All.csv",
+        "Crime/Sad/0100 Sad\nCrime/Sad/0101 Sad\nCrime/Sad/0102 Sad\nCrime/Happy/0001 Happy\n");
     auto s2 = build_ferv39k_lists(o);
     REQUIRE(s2.skipped.size() == 3);
     REQUIRE(s2.skipped[0].line == 1);
@@ -186,7 +167,7 @@ TEST_CASE("ferv39k maps label names in the reference's order and reports bad row
     REQUIRE(s2.skipped[2].item == clips + "Crime/Sad/0102");
     REQUIRE(s2.skipped[2].reason == "clip folder not found");
     REQUIRE(s2.lists[0].clips == 1);
-    REQUIRE(read(dir / "out/all_scenes/train.csv") == clips + "Crime/Happy/0001 0\n");
+    REQUIRE(read_file(dir / "out/all_scenes/train.csv") == clips + "Crime/Happy/0001 0\n");
     REQUIRE_THAT(describe(s2, 2), Catch::Contains("... and 1 more skipped"));
     o.check_frames = false;
     s2 = build_ferv39k_lists(o);
@@ -194,11 +175,11 @@ TEST_CASE("ferv39k maps label names in the reference's order and reports bad row
     REQUIRE(s2.lists[0].clips == 4);
   }
   SECTION("a repeated clip is a duplicate with the same label and an error with another") {
-    write(setup / "train_All.csv", "Crime/Happy/0001 Happy\nCrime/Happy/0001 happy\n");
+    write_file(setup / "train_All.csv", "Crime/Happy/0001 Happy\nCrime/Happy/0001 happy\n");
     auto s2 = build_ferv39k_lists(o);
     REQUIRE(s2.skipped.size() == 1);
     REQUIRE(s2.skipped[0].reason == "duplicate of line 1");
-    write(setup / "train_All.csv", "Crime/Happy/0001 Happy\nCrime/Happy/0001 Sad\n");
+    write_file(setup / "train_All.csv", "Crime/Happy/0001 Happy\nCrime/Happy/0001 Sad\n");
     const auto e = usage_error_of([&] { build_ferv39k_lists(o); });
     REQUIRE_THAT(e, Catch::Contains("train_All.csv:2") && Catch::Contains("another label"));
   }
@@ -216,16 +197,16 @@ TEST_CASE("mafw writes five single-label folds with eleven classes, names or ind
   }
   const fs::path split = root / "split/single/no_caption";
   for (int k = 1; k <= 5; ++k) {
-    write(split / fmt::format("set_{}/train.txt", k), train);
-    write(split / fmt::format("set_{}/test.txt", k), "00012.mp4 10\n");  // a 0-based index
+    write_file(split / fmt::format("set_{}/train.txt", k), train);
+    write_file(split / fmt::format("set_{}/test.txt", k), "00012.mp4 10\n");  // a 0-based index
   }
   auto o = options(root, dir / "out");
   const auto s = build_mafw_lists(o);
   for (int k = 1; k <= 5; ++k) {
     const fs::path fold = dir / "out/single" / fmt::format("split0{}", k);
-    CHECK(read(fold / "train.csv") == expected);
-    CHECK(read(fold / "test.csv") == clips + "00012 10\n");
-    CHECK(read(fold / "val.csv") == clips + "00012 10\n");
+    CHECK(read_file(fold / "train.csv") == expected);
+    CHECK(read_file(fold / "test.csv") == clips + "00012 10\n");
+    CHECK(read_file(fold / "val.csv") == clips + "00012 10\n");
   }
   REQUIRE(s.rows == 60);
   REQUIRE(s.lists.size() == 15);
@@ -234,15 +215,15 @@ TEST_CASE("mafw writes five single-label folds with eleven classes, names or ind
   REQUIRE_THAT(describe(s), Catch::Contains("helplessness 1, disappointment 1"));
 
   SECTION("an index out of range or an unknown name names file:line") {
-    write(split / "set_4/test.txt", "00012.mp4 11\n");
+    write_file(split / "set_4/test.txt", "00012.mp4 11\n");
     auto e = usage_error_of([&] { build_mafw_lists(o); });
     REQUIRE_THAT(e, Catch::Contains("set_4/test.txt:1") && Catch::Contains("not in 0..10"));
-    write(split / "set_4/test.txt", "00012.mp4 anger\n00011.mp4 joy\n");
+    write_file(split / "set_4/test.txt", "00012.mp4 anger\n00011.mp4 joy\n");
     e = usage_error_of([&] { build_mafw_lists(o); });
     REQUIRE_THAT(e, Catch::Contains("set_4/test.txt:2") && Catch::Contains("unknown label 'joy'"));
   }
   SECTION("a row with a third column names file:line") {
-    write(split / "set_2/train.txt", "00001.mp4 anger extra\n");
+    write_file(split / "set_2/train.txt", "00001.mp4 anger extra\n");
     const auto e = usage_error_of([&] { build_mafw_lists(o); });
     REQUIRE_THAT(e, Catch::Contains("set_2/train.txt:1") && Catch::Contains("2 columns"));
   }
@@ -253,19 +234,19 @@ TEST_CASE("voxceleb2 lists the sorted speaker/video/clip.mp4 files minus the exc
   const fs::path root = dir / "VoxCeleb2/dev/mp4";
   for (const char* f : {"id00002/vidB/00001.mp4", "id00001/vidA/00002.mp4",
                         "id00001/vidA/00001.mp4", "id00001/vidC/00007.mp4"})
-    write(root / f, "mp4");
-  write(root / "id00001/vidA/.hidden.mp4", "mp4");  // glob's * skips hidden names
-  write(root / "id00001/vidA/00003.avi", "avi");
-  write(root / "id00001/top.mp4", "mp4");  // not at the speaker/video/clip depth
-  write(root / "id00002/vidB/00002.mp4", "");
-  write(dir / "exclude.txt", "id00001/vidC/00007.mp4\nid00009/x/00001.mp4\n");
+    write_file(root / f, "mp4");
+  write_file(root / "id00001/vidA/.hidden.mp4", "mp4");  // glob's * skips hidden names
+  write_file(root / "id00001/vidA/00003.avi", "avi");
+  write_file(root / "id00001/top.mp4", "mp4");  // not at the speaker/video/clip depth
+  write_file(root / "id00002/vidB/00002.mp4", "");
+  write_file(dir / "exclude.txt", "id00001/vidC/00007.mp4\nid00009/x/00001.mp4\n");
   auto o = options(root, dir / "out");
   o.exclude_file = (dir / "exclude.txt").string();
   const auto s = build_voxceleb2_list(o);
   const std::string base = root.generic_string() + "/";
-  REQUIRE(read(dir / "out/info_clean.csv") == base + "id00001/vidA/00001.mp4 0\n" + base +
-                                                  "id00001/vidA/00002.mp4 0\n" + base +
-                                                  "id00002/vidB/00001.mp4 0\n");
+  REQUIRE(read_file(dir / "out/info_clean.csv") == base + "id00001/vidA/00001.mp4 0\n" + base +
+                                                       "id00001/vidA/00002.mp4 0\n" + base +
+                                                       "id00002/vidB/00001.mp4 0\n");
   REQUIRE(s.rows == 5);
   REQUIRE(s.lists.size() == 1);
   REQUIRE(s.lists[0].clips == 3);

@@ -1,5 +1,5 @@
 // Video -> frame folders (dfer-prep extract: frames, sizes, clip list, skips, resume, face-box
-// smoothing, face-crop skips) and the RAVDESS list builder (folds, labels, skipped names).
+// smoothing, face-crop skips).
 #include <catch2/catch.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -24,21 +24,11 @@
 
 namespace fs = std::filesystem;
 using namespace dfer::data;
+using dfer::test::read_file;
+using dfer::test::usage_error_of;
+using dfer::test::write_file;
 
 namespace {
-
-void write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  REQUIRE(in);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A tiny MJPG .avi (OpenCV's built-in writer needs no codec library): a bar moving over a
 // gradient, or uniform grey frames when `grey`.
@@ -74,16 +64,6 @@ std::vector<std::string> frame_names(int n) {
   return names;
 }
 
-template <typename F>
-std::string usage_error_of(F&& f) {
-  try {
-    f();
-  } catch (const dfer::UsageError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // A dataset: in/videos.csv naming in/a.avi (8 frames) and in/sub/b.avi (10 frames).
 struct Videos {
   fs::path dir = dfer::test::temp_dir("video-frames");
@@ -91,7 +71,7 @@ struct Videos {
   Videos() {
     write_video(dir / "in/a.avi", 8);
     write_video(dir / "in/sub/b.avi", 10);
-    write(dir / "in/videos.csv", "a.avi 0\nsub/b.avi 3\n");
+    write_file(dir / "in/videos.csv", "a.avi 0\nsub/b.avi 3\n");
     o.list = (dir / "in/videos.csv").string();
     o.frames_dir = (dir / "frames").string();
     o.list_out = (dir / "lists/out.csv").string();
@@ -115,8 +95,8 @@ TEST_CASE("extract writes every frame with the shorter side resized and lists th
   const cv::Mat first = cv::imread((v.dir / "frames/a/00001.jpg").string());
   REQUIRE(first.cols == 32);  // 64x48 -> shorter side 24, aspect kept
   REQUIRE(first.rows == 24);
-  REQUIRE(read(v.dir / "frames/b/.done").rfind("frames 10\n", 0) == 0);
-  REQUIRE(read(v.dir / "lists/out.csv") == "../frames/a 0\n../frames/b 3\n");
+  REQUIRE(read_file(v.dir / "frames/b/.done").rfind("frames 10\n", 0) == 0);
+  REQUIRE(read_file(v.dir / "lists/out.csv") == "../frames/a 0\n../frames/b 3\n");
   // The loader reads the written folder as a clip.
   REQUIRE(open_frame_source(resolve_clip_path(v.o.list_out, "../frames/b"))->num_frames() == 10);
   REQUIRE_THAT(describe(s), Catch::Contains("2 videos listed, 2 extracted, 0 already done") &&
@@ -133,8 +113,8 @@ TEST_CASE("extract writes every frame with the shorter side resized and lists th
 
 TEST_CASE("extract skips unreadable and missing videos with their reasons, the others succeed") {
   Videos v;
-  write(v.dir / "in/broken.avi", "this is not a video\n");
-  write(v.dir / "in/videos.csv", "broken.avi 1\na.avi 0\nmissing.avi 2\nsub/b.avi 3\n");
+  write_file(v.dir / "in/broken.avi", "this is not a video\n");
+  write_file(v.dir / "in/videos.csv", "broken.avi 1\na.avi 0\nmissing.avi 2\nsub/b.avi 3\n");
   const auto s = extract_video_frames(v.o);
   REQUIRE(s.videos == 4);
   REQUIRE(s.extracted == 2);
@@ -146,7 +126,7 @@ TEST_CASE("extract skips unreadable and missing videos with their reasons, the o
   REQUIRE(s.skipped[1].line == 3);
   REQUIRE(s.skipped[1].reason == "video file not found");
   REQUIRE_FALSE(fs::exists(v.dir / "frames/broken"));
-  REQUIRE(read(v.dir / "lists/out.csv") == "../frames/a 0\n../frames/b 3\n");
+  REQUIRE(read_file(v.dir / "lists/out.csv") == "../frames/a 0\n../frames/b 3\n");
   REQUIRE_THAT(describe(s), Catch::Contains("2 skipped") && Catch::Contains("videos.csv:3"));
 }
 
@@ -156,25 +136,25 @@ TEST_CASE("extract resumes: complete folders are kept, incomplete or stale ones 
   // Sentinels: a file the job would overwrite if it redid a clip, and a stray frame it would clear.
   const fs::path a1 = v.dir / "frames/a/00001.jpg";
   REQUIRE(cv::imwrite(a1.string(), cv::Mat(5, 5, CV_8UC3, cv::Scalar::all(7))));
-  const std::string sentinel = read(a1);
+  const std::string sentinel = read_file(a1);
   const auto marker_time = fs::last_write_time(v.dir / "frames/b/.done");
   const auto again = extract_video_frames(v.o);
   REQUIRE(again.already_done == 2);
   REQUIRE(again.extracted == 0);
   REQUIRE(again.frames == 0);
-  REQUIRE(read(a1) == sentinel);
+  REQUIRE(read_file(a1) == sentinel);
   REQUIRE(fs::last_write_time(v.dir / "frames/b/.done") == marker_time);
-  REQUIRE(read(v.dir / "lists/out.csv") == "../frames/a 0\n../frames/b 3\n");
+  REQUIRE(read_file(v.dir / "lists/out.csv") == "../frames/a 0\n../frames/b 3\n");
 
   SECTION("a folder without its marker is redone, stray frame files removed") {
     fs::remove(v.dir / "frames/b/.done");
-    write(v.dir / "frames/b/00099.jpg", "stale");
+    write_file(v.dir / "frames/b/00099.jpg", "stale");
     const auto s = extract_video_frames(v.o);
     REQUIRE(s.already_done == 1);
     REQUIRE(s.extracted == 1);
     REQUIRE(s.frames == 10);
     REQUIRE(files_in(v.dir / "frames/b") == frame_names(10));
-    REQUIRE(read(a1) == sentinel);
+    REQUIRE(read_file(a1) == sentinel);
   }
   SECTION("another --size makes every folder stale") {
     v.o.size = 12;
@@ -186,17 +166,17 @@ TEST_CASE("extract resumes: complete folders are kept, incomplete or stale ones 
 
 TEST_CASE("extract rejects bad rows, shared folder names and bad options before any work") {
   Videos v;
-  write(v.dir / "in/other/a.avi", "x");
-  write(v.dir / "in/dup.csv", "a.avi 0\na.avi 0\nother/a.avi 1\n");
+  write_file(v.dir / "in/other/a.avi", "x");
+  write_file(v.dir / "in/dup.csv", "a.avi 0\na.avi 0\nother/a.avi 1\n");
   v.o.list = (v.dir / "in/dup.csv").string();
   REQUIRE_THAT(usage_error_of([&] { extract_video_frames(v.o); }),
                Catch::Contains("dup.csv:3") && Catch::Contains("line 1") &&
                    Catch::Contains("same file stem"));
   REQUIRE_FALSE(fs::exists(v.dir / "frames"));
-  write(v.dir / "in/bad.csv", "a.avi 0\nsub/b.avi\n");
+  write_file(v.dir / "in/bad.csv", "a.avi 0\nsub/b.avi\n");
   v.o.list = (v.dir / "in/bad.csv").string();
   REQUIRE_THAT(usage_error_of([&] { extract_video_frames(v.o); }), Catch::Contains("bad.csv:2"));
-  write(v.dir / "in/bad.csv", "a.avi happy\n");
+  write_file(v.dir / "in/bad.csv", "a.avi happy\n");
   REQUIRE_THAT(usage_error_of([&] { extract_video_frames(v.o); }),
                Catch::Contains("bad.csv:1") && Catch::Contains("not a number"));
   v.o.face_crop = true;
@@ -250,7 +230,7 @@ TEST_CASE("extract --face-crop skips a video without a face with its reason") {
   }
   Videos v;
   write_video(v.dir / "in/grey.avi", 6, 64, 48, true);
-  write(v.dir / "in/videos.csv", "grey.avi 2\n");
+  write_file(v.dir / "in/videos.csv", "grey.avi 2\n");
   v.o.face_crop = true;
   const auto s = extract_video_frames(v.o);
   REQUIRE(s.extracted == 0);
@@ -258,102 +238,5 @@ TEST_CASE("extract --face-crop skips a video without a face with its reason") {
   REQUIRE(s.skipped[0].line == 1);
   REQUIRE_THAT(s.skipped[0].reason, Catch::Contains("no face found in any of its 6 frames"));
   REQUIRE_FALSE(fs::exists(v.dir / "frames/grey"));
-  REQUIRE(read(v.dir / "lists/out.csv").empty());
-}
-
-namespace {
-
-std::string two_digits(int v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%02d", v);
-  return buf;
-}
-
-// Actor_01..Actor_24, each with a neutral full-AV speech video and a surprised video-only song
-// (empty files), plus misnamed and audio files in the first actors.
-fs::path ravdess_tree() {
-  const fs::path root = dfer::test::temp_dir("ravdess") / "RAVDESS";
-  for (int a = 1; a <= 24; ++a) {
-    const fs::path actor = root / ("Actor_" + two_digits(a));
-    write(actor / ("01-01-01-01-01-01-" + two_digits(a) + ".mp4"), "");
-    write(actor / ("02-02-08-02-02-02-" + two_digits(a) + ".mp4"), "");
-  }
-  write(root / "Actor_01/03-01-05-01-01-01-01.wav", "");  // audio-only release
-  write(root / "Actor_01/03-01-05-01-01-02-01.mp4", "");  // audio-only modality
-  write(root / "Actor_02/01-01-09-01-01-01-02.mp4", "");  // emotion 09
-  write(root / "Actor_02/01-01-03-01-01-01-05.mp4", "");  // actor 05 in Actor_02
-  write(root / "Actor_02/01-01-03-01-01-01.mp4", "");     // six fields
-  write(root / "Actor_03/notes.txt", "");                 // not a video
-  write(root / "Actor_03/.DS_Store", "");                 // hidden: not looked at
-  write(root / "README.md", "");                          // outside the actor folders
-  return root;
-}
-
-}  // namespace
-
-TEST_CASE("ravdess lists six actor folds of four, labels the emotion code - 1, reports skips") {
-  const fs::path root = ravdess_tree();
-  DatasetListOptions o;
-  o.root = root.string();
-  o.out_dir = (root.parent_path() / "lists").string();
-  o.check_frames = false;  // the mock videos are empty files
-  const auto s = build_ravdess_lists(o);
-  const std::string r = fs::absolute(root).lexically_normal().generic_string();
-  std::string expected;
-  for (int a = 1; a <= 4; ++a) {
-    const std::string aa = two_digits(a);
-    expected += r + "/Actor_" + aa + "/01-01-01-01-01-01-" + aa + ".mp4 0\n";
-    expected += r + "/Actor_" + aa + "/02-02-08-02-02-02-" + aa + ".mp4 7\n";
-  }
-  const fs::path out = o.out_dir;
-  REQUIRE(read(out / "split01/test.csv") == expected);
-  REQUIRE(read(out / "split01/val.csv") == expected);
-  std::istringstream train(read(out / "split01/train.csv"));
-  int rows = 0;
-  std::string prev;
-  for (std::string line; std::getline(train, line); ++rows) {
-    const int actor = std::stoi(line.substr(line.find(".mp4") - 2, 2));
-    REQUIRE((actor >= 5 && actor <= 24));
-    REQUIRE(line.substr(line.size() - 2) ==
-            (line.find("/01-01-01-") != std::string::npos ? " 0" : " 7"));
-    REQUIRE(prev < line);  // sorted by path
-    prev = line;
-  }
-  REQUIRE(rows == 40);
-  REQUIRE(read(out / "split06/test.csv").find("Actor_21/") != std::string::npos);
-  REQUIRE(read(out / "split06/test.csv").find("Actor_20/") == std::string::npos);
-  REQUIRE(s.lists.size() == 18);
-  REQUIRE(s.lists[0].list == "split01/train.csv");
-  REQUIRE(s.lists[1].by_class == std::vector<int64_t>{4, 0, 0, 0, 0, 0, 0, 4});
-  REQUIRE(s.lists[2].copy_of == "split01/test.csv");
-  REQUIRE(s.rows == 54);
-  std::map<std::string, std::string> reasons;  // file name -> reason
-  for (const auto& k : s.skipped) reasons[fs::path(k.item).filename().string()] = k.reason;
-  REQUIRE(reasons.size() == 6);
-  REQUIRE(reasons["03-01-05-01-01-01-01.wav"] == "audio-only (modality 03)");
-  REQUIRE(reasons["03-01-05-01-01-02-01.mp4"] == "audio-only (modality 03)");
-  REQUIRE(reasons["01-01-09-01-01-01-02.mp4"] == "emotion 09 outside 01-08");
-  REQUIRE_THAT(reasons["01-01-03-01-01-01-05.mp4"], Catch::Contains("Actor_02"));
-  REQUIRE_THAT(reasons["01-01-03-01-01-01.mp4"], Catch::Contains("seven two-digit fields"));
-  REQUIRE_THAT(reasons["notes.txt"], Catch::Contains("not a RAVDESS video"));
-  REQUIRE_THAT(describe(s), Catch::Contains("ravdess: 54 rows read, 18 lists written, 6 skipped") &&
-                                Catch::Contains("split01/test.csv: 8 clips - neutral 4"));
-
-  SECTION("empty video files are skipped by default, an actor without videos is reported") {
-    o.check_frames = true;
-    fs::remove_all(root / "Actor_24");
-    const auto c = build_ravdess_lists(o);
-    int empty = 0, missing = 0;
-    for (const auto& k : c.skipped) {
-      empty += k.reason == "empty file";
-      missing += k.reason.find("no video of this actor") != std::string::npos;
-    }
-    REQUIRE(empty == 46);
-    REQUIRE(missing == 24);
-    REQUIRE(read(out / "split01/test.csv").empty());
-  }
-  SECTION("a root without actor folders is a usage error") {
-    o.root = out.string();
-    REQUIRE_THAT(usage_error_of([&] { build_ravdess_lists(o); }), Catch::Contains("Actor_XX"));
-  }
+  REQUIRE(read_file(v.dir / "lists/out.csv").empty());
 }

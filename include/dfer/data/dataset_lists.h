@@ -1,7 +1,7 @@
 // Annotation-list builders for the real datasets (dfer-prep dfew, ferv39k, mafw, voxceleb2,
-// ravdess): the official label files (RAVDESS: file names) of each dataset -> the reference's
-// annotation CSVs (SPEC §4.2), with every row that does not make it into a list reported.
-// Torch-free interface.
+// ravdess, cremad, enterface): the official label files (the video datasets: file and folder names)
+// of each dataset -> the reference's annotation CSVs (SPEC §4.2), with every row that does not make
+// it into a list reported. Torch-free interface.
 #pragma once
 
 #include <cstddef>
@@ -47,7 +47,9 @@ struct DatasetListSummary {
 // Class names in label-index order (SPEC §4.2). FERV39k uses DFEW's order and names.
 const std::vector<std::string>& dfew_classes();
 const std::vector<std::string>& mafw_classes();
-const std::vector<std::string>& ravdess_classes();  // the emotion codes 01..08 in order
+const std::vector<std::string>& ravdess_classes();    // the emotion codes 01..08 in order
+const std::vector<std::string>& cremad_classes();     // ANG DIS FEA HAP NEU SAD
+const std::vector<std::string>& enterface_classes();  // anger ... surprise
 
 // Errors (dfer::UsageError): a root that is not a folder or contains whitespace (the lists
 // separate columns by spaces), a missing label file (named, with the expected layout), a malformed
@@ -88,6 +90,24 @@ DatasetListSummary build_voxceleb2_list(const DatasetListOptions& options);
 // range, an actor field that differs from its Actor_XX folder, other files, empty files (with
 // check_frames) and actors without any video. Only the Actor_XX folders of root are read.
 DatasetListSummary build_ravdess_lists(const DatasetListOptions& options);
+
+// CREMA-D, 5 actor-independent folds: the videos <root>/VideoFlash/AAAA_SSS_EEE_LL.flv (also .mp4
+// or .avi, if converted), label = the emotion code's index in cremad_classes() -> <out>/split0<k>/
+// {train,test,val}.csv, fold k testing a block of consecutive actors (1001-1019, 1020-1037,
+// 1038-1055, 1056-1073, 1074-1091: this implementation's folds, the reference ships only its
+// CSVs), rows sorted by path, val = test. Reported as skipped: names that are not actor 1001-1091,
+// one of the 12 sentences, an emotion code and a level LO/MD/HI/XX, other files, empty files (with
+// check_frames) and actors without any video.
+DatasetListSummary build_cremad_lists(const DatasetListOptions& options);
+
+// eNTERFACE'05, 5 subject-independent folds: the videos <root>/subject N/<emotion>/[sentence K/]
+// *.avi, label = the emotion folder's index in enterface_classes() -> <out>/split0<k>/{train,test,
+// val}.csv, fold k testing subjects 1-9, 10-18, 19-27, 28-36, 37-44, val = test. The archive's
+// names hold spaces, so each video is listed as a symbolic link <out>/videos/sNN/<emotion>/<file>
+// (created or refreshed by the job). Reported as skipped: files that are not .avi, a name whose
+// emotion code (s1_an_1) contradicts its folder, unknown emotion or subject folders, empty files
+// (with check_frames), two videos of one name, and subjects without any video.
+DatasetListSummary build_enterface_lists(const DatasetListOptions& options);
 
 // The summary as printed by dfer-prep: rows read, clips per list and per class, and the skipped
 // rows (the first `max_skipped`, then how many more).
