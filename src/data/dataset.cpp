@@ -1,10 +1,24 @@
 // The reference clip datasets over annotation rows (see dataset.h).
 #include "dfer/data/dataset.h"
 
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+
 #include "dfer/data/sampling.h"
 #include "dfer/util/error.h"
 
 namespace dfer::data {
+
+namespace {
+// A real dataset holds many short clips (DFEW's shortest have 16 frames, the span at rate 4 is
+// 64): one line per run says so, one per sample would bury the log.
+std::atomic<int64_t> g_short_reads{0};
+}  // namespace
+
+int64_t short_clip_reads() {
+  return g_short_reads.load();
+}
 
 ClipDataset::ClipDataset(std::vector<io::AnnotationRow> rows, FrameLoader loader,
                          ClipDatasetOptions options)
@@ -66,6 +80,13 @@ Sample ClipDataset::get(int64_t index, Rng& rng) const {
 
   size_t picked = 0;
   const torch::Tensor frames = loader_(row, [&](int64_t num_frames) {
+    const int64_t span = options_.num_frames * options_.sampling_rate;
+    if (num_frames < span && g_short_reads.fetch_add(1) == 0)
+      spdlog::warn(
+          "{}: {} frames, fewer than the {} one clip spans (num_frames {} x sampling_rate {}); "
+          "such clips are sampled with repeated frames, as the reference does (said once per "
+          "run)",
+          describe(index), num_frames, span, options_.num_frames, options_.sampling_rate);
     std::vector<int64_t> indices = pick(num_frames, s.segment, rng);
     picked = indices.size();
     return indices;

@@ -2,6 +2,7 @@
 #include <opencv2/videoio.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 
 #include "dfer/data/frame_source.h"
@@ -74,12 +75,11 @@ class VideoSource final : public FrameSource {
           throw Error("unreadable video " + file_ + ": cannot decode frame " + std::to_string(idx) +
                       " of " + std::to_string(frames_));
         }
-        if (!warned_) {
+        if (!warned_.exchange(true))
           spdlog::warn(
-              "video {}: header says {} frames, decoding stopped at {}; repeating frame {}", file_,
-              frames_, pos_, last_index);
-          warned_ = true;
-        }
+              "video {}: header says {} frames, decoding stopped at {}; repeating frame {} "
+              "(said for the first such video of the run only)",
+              file_, frames_, pos_, last_index);
       }
       auto t = torch::empty({out_h, out_w, 3}, torch::kUInt8);
       if (last.type() != CV_8UC3) throw Error("video " + file_ + ": unsupported pixel format");
@@ -109,7 +109,9 @@ class VideoSource final : public FrameSource {
   int64_t frames_ = 0;
   int64_t pos_ = 0;  // index of the frame the next grab() returns
   int height_ = 0, width_ = 0;
-  bool warned_ = false;
+  // One source is opened per sample: the flag is the process's, so a dataset of such videos
+  // (common in VoxCeleb2) gives one line, not one per sample.
+  static inline std::atomic<bool> warned_{false};
 };
 
 }  // namespace

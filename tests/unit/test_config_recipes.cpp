@@ -37,10 +37,13 @@ TEST_CASE("the recipes reproduce the reference's total batch and peak lr", "[con
     double peak_lr, min_lr;
     int64_t classes;
   };
-  // Reference: DFEW and MAFW 3 GPUs x 32, FERV39k 3 x 40 (SPEC §3.1); pre-training 160 (§2.6).
+  // Reference: DFEW and MAFW 3 GPUs x 32, FERV39k 3 x 40 (SPEC §3.1); pre-training 160 (§2.6);
+  // the fork's gaze and combine runs 4 processes x 32 and x 16 (SPEC-later §g).
   std::map<std::string, Recipe> recipes = {
       {"configs/ferv39k_finetune.yaml", {120, 4.6875e-4, 4.6875e-7, 7}},
       {"configs/voxceleb2_pretrain.yaml", {160, 1.875e-4, 6.25e-6, -1}},
+      {"configs/gaze360_finetune.yaml", {128, 2.5e-3, 5e-7, 2}},
+      {"configs/dfew_combine.yaml", {64, 2.5e-4, 2.5e-7, 7}},
   };
   recipes["configs/dfew_finetune.yaml"] = {96, 3.75e-4, 3.75e-7, 7};
   for (int k = 2; k <= 5; ++k)

@@ -3,12 +3,15 @@
 // the adapter over real frame folders.
 #include <catch2/catch.hpp>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <opencv2/imgcodecs.hpp>
 
 #include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "dfer/data/dataset.h"
 #include "dfer/data/loader.h"
@@ -282,6 +285,47 @@ TEST_CASE("clip dataset: modes, test views and the frame loader contract") {
   CHECK_THROWS_AS(bad.get(0, rng), dfer::Error);
   CHECK_THROWS_AS(train.get(3, rng), dfer::Error);
   CHECK(calls.load() > 0);
+}
+
+TEST_CASE("short clips are sampled with repeats and reported once per process, not per sample") {
+  std::vector<dfer::io::AnnotationRow> rows;
+  for (int i = 0; i < 3; ++i) rows.push_back({"/clips/" + std::to_string(i), 0, {}, {}, 1u + i});
+  const int64_t length[] = {40, 5, 3};  // the span is 4 x 2 = 8: clips 1 and 2 are short
+  FrameLoader fake = [&length](const dfer::io::AnnotationRow& row, const IndexPicker& pick) {
+    const V idx = pick(length[std::stoi(row.path.substr(7))]);
+    return torch::zeros({static_cast<int64_t>(idx.size()), 16, 16, 3}, torch::kUInt8);
+  };
+  ClipDatasetOptions o;
+  o.num_frames = 4;
+  o.sampling_rate = 2;
+  o.mode = ClipMode::kValidation;
+  o.train.short_side_size = 16;
+  o.train.input_size = 16;
+  o.source = "val.csv";
+  ClipDataset ds(rows, fake, o);
+
+  std::ostringstream log;
+  auto logger = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_st>(log));
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
+  const int64_t before = short_clip_reads();
+  Rng rng(3);
+  for (int pass = 0; pass < 3; ++pass)
+    for (int64_t i = 0; i < ds.size(); ++i) CHECK(ds.get(i, rng).clip.size(1) == 4);
+  spdlog::set_default_logger(previous);
+
+  CHECK(short_clip_reads() - before == 6);  // 2 short clips x 3 passes
+  std::size_t lines = 0;
+  for (std::size_t at = log.str().find("fewer than"); at != std::string::npos;
+       at = log.str().find("fewer than", at + 1))
+    ++lines;
+  if (before == 0) {  // the first short read of this process: the one warning, naming the clip
+    CHECK(lines == 1);
+    CHECK_THAT(log.str(), Catch::Contains("val.csv:2 /clips/1: 5 frames, fewer than the 8"));
+  } else {
+    CHECK(lines == 0);
+  }
 }
 
 TEST_CASE("make_frame_loader reads real frame folders, relative to the annotation file") {

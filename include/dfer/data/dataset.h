@@ -50,6 +50,12 @@ using FrameLoader =
 // for pre-training, whose fixed window is cut from the stored frames).
 FrameLoader make_frame_loader(const std::string& annotation_file, int out_h, int out_w);
 
+// Clips with fewer frames than num_frames x sampling_rate are sampled as the reference samples
+// them (spread over the clip, frames repeating). The first such read of a process is reported by
+// one warning naming the clip; later ones only count. Returns the short reads so far (all datasets
+// of the process).
+int64_t short_clip_reads();
+
 enum class ClipMode { kTrain, kValidation, kTest, kPretrain };
 
 struct ClipDatasetOptions {
