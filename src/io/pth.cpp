@@ -114,6 +114,31 @@ bool host_is_little_endian() {
   return first == 1;
 }
 
+// Elements a view reaches into its storage: offset + sum((size - 1) * stride) + 1, or 0 when it
+// has no elements. False for a negative or overflowing size, stride or offset.
+bool view_extent(const pickle::TensorDesc& d, uint64_t* extent) {
+  if (d.offset < 0 || d.sizes.size() != d.strides.size()) return false;
+  uint64_t end = static_cast<uint64_t>(d.offset) + 1;
+  bool empty = false;
+  for (size_t k = 0; k < d.sizes.size(); ++k) {
+    if (d.sizes[k] < 0 || d.strides[k] < 0) return false;
+    if (d.sizes[k] == 0) empty = true;
+    uint64_t span = 0;
+    if (d.sizes[k] > 0 && (__builtin_mul_overflow(static_cast<uint64_t>(d.sizes[k] - 1),
+                                                  static_cast<uint64_t>(d.strides[k]), &span) ||
+                           __builtin_add_overflow(end, span, &end)))
+      return false;
+  }
+  *extent = empty ? 0 : end;
+  return true;
+}
+
+std::string dims(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (size_t k = 0; k < v.size(); ++k) s += (k ? ", " : "") + std::to_string(v[k]);
+  return s + "]";
+}
+
 // Every Tensor node becomes a view of its storage record; a record is read once and shared.
 void materialise(caffe2::serialize::PyTorchStreamReader& reader, PthFile& f) {
   struct Storage {
@@ -122,9 +147,9 @@ void materialise(caffe2::serialize::PyTorchStreamReader& reader, PthFile& f) {
   };
   std::unordered_map<std::string, Storage> storages;
   for (const pickle::TensorDesc& d : f.doc.tensors()) {
+    const std::string rec = "data/" + d.storage_key;
     auto it = storages.find(d.storage_key);
     if (it == storages.end()) {
-      const std::string rec = "data/" + d.storage_key;
       auto [data, nbytes] = read_record(reader, f.path, rec);
       const size_t esize = pickle::storage_dtype_size(d.dtype);
       if (nbytes % esize || static_cast<uint64_t>(nbytes / esize) < uint64_t(d.storage_numel))
@@ -147,8 +172,21 @@ void materialise(caffe2::serialize::PyTorchStreamReader& reader, PthFile& f) {
     } else if (it->second.dtype != d.dtype) {
       throw Error(f.path + ": storage '" + d.storage_key + "' is used with two dtypes");
     }
-    // Bounds were checked against storage_numel by the unpickler and numel >= storage_numel.
-    f.tensors.push_back(it->second.flat.as_strided(d.sizes, d.strides, d.offset));
+    // The unpickler checked the view against the storage size its own pickle entry declares;
+    // tensors sharing a record may declare different sizes, so each view is checked against the
+    // record it actually reads.
+    const int64_t have = it->second.flat.numel();
+    uint64_t need = 0;
+    if (!view_extent(d, &need) || need > static_cast<uint64_t>(have))
+      throw Error(f.path + ": a tensor of record '" + rec + "' (sizes " + dims(d.sizes) +
+                  ", strides " + dims(d.strides) + ", offset " + std::to_string(d.offset) +
+                  ") reaches beyond the record's " + std::to_string(have) + " elements");
+    try {
+      f.tensors.push_back(it->second.flat.as_strided(d.sizes, d.strides, d.offset));
+    } catch (const c10::Error& e) {
+      throw Error(f.path + ": cannot view record '" + rec + "' with sizes " + dims(d.sizes) + ": " +
+                  e.what_without_backtrace());
+    }
   }
 }
 

@@ -334,6 +334,21 @@ TEST_CASE("hand-made archives: storages, views and error paths", "[io][pth]") {
     CHECK_THAT(error_of([&] { dfer::io::load_pth_state_dict(p); }),
                Catch::Contains("entry 'q' is of type object torch._utils._rebuild_qtensor"));
   }
+  SECTION("a second tensor declaring a larger size for a shared storage") {
+    // Each view fits the storage size its own entry declares (6, then 100), but the record holds
+    // 6 floats: the 10 x 10 view must be refused, not read past the record's end.
+    const std::string big =
+        tensor_pickle("0", 100, 0, k1(10) + k1(10) + "\x86", k1(10) + k1(1) + "\x86");
+    const std::string shared =
+        "\x80\x02}(" + u("model") + kOrderedDict + "(" + u("w") +
+        tensor_pickle("0", 6, 1, k1(2) + k1(2) + "\x86", k1(1) + k1(2) + "\x86") + u("v") + big +
+        "uu.";
+    REQUIRE(unpickle(shared).tensors().size() == 2);
+    auto p = write_archive("oversized_view.pth",
+                           {{"data.pkl", shared}, {"data/0", floats({0, 1, 2, 3, 4, 5})}});
+    CHECK_THAT(error_of([&] { dfer::io::read_pth(p); }),
+               Catch::Contains(p) && Catch::Contains("data/0") && Catch::Contains("[10, 10]"));
+  }
   SECTION("a view beyond its storage, an unknown storage class") {
     auto bad =
         "\x80\x02" + tensor_pickle("0", 3, 0, k1(2) + k1(2) + "\x86", k1(2) + k1(1) + "\x86") + ".";
