@@ -421,31 +421,46 @@ class Unpickler {
   }
 
   // ---- containers ----------------------------------------------------------------------------
-  // Dict keys are deduplicated like Python for the key kinds that checkpoints use.
-  static std::string key_id(const Value* k) {
-    // Hostile-size keys are compared by identity rather than copied again for every SETITEM.
-    const bool short_text = k->str.size() <= kMaxKeyBytes;
+  // Dict keys are deduplicated like Python for the key kinds that checkpoints use (str, bytes,
+  // int, bool, None); other keys (tuples, objects, ...) and text over kMaxKeyBytes compare by
+  // identity, so no key is ever walked or hashed in depth. `text` receives the compared form.
+  static bool key_text(const Value* k, std::string* text) {
+    if (k->str.size() > kMaxKeyBytes) return false;
     switch (k->kind) {
       case Kind::String:
-        if (short_text) return "s" + k->str;
-        break;
+        *text = "s" + k->str;
+        return true;
       case Kind::Bytes:
-        if (short_text) return "y" + k->str;
-        break;
+        *text = "y" + k->str;
+        return true;
       case Kind::BigInt:
-        return "b" + k->str;  // at most a few KiB (decimal text is capped)
+        *text = "b" + k->str;
+        return true;
       case Kind::Int:
-        return "i" + std::to_string(k->i);
+        *text = "i" + std::to_string(k->i);
+        return true;
       case Kind::Bool:
-        return k->b ? "i1" : "i0";
+        *text = k->b ? "i1" : "i0";
+        return true;
       case Kind::None:
-        return "n";
+        *text = "n";
+        return true;
       default:
-        break;
+        return false;
     }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "p%p", static_cast<const void*>(k));
-    return buf;
+  }
+  // One number per distinct key. A key node is hashed the first time a SETITEM names it and
+  // looked up by address after that, so a memoised key repeated by every SETITEM of a long
+  // stream costs O(1) each: the hashing work is bounded by the bytes of distinct key nodes,
+  // which the input itself bounds.
+  uint64_t key_id(const Value* k) {
+    auto [it, fresh] = key_of_node_.emplace(k, 0);
+    if (!fresh) return it->second;
+    uint64_t id = next_key_++;
+    std::string text;
+    if (key_text(k, &text)) id = key_ids_.emplace(std::move(text), id).first->second;
+    it->second = id;
+    return id;
   }
   void set_item(Value* d, const Value* k, const Value* v) {
     if (d->kind == Kind::Object) {  // __reduce__ dictitems of an uninterpreted object
@@ -509,7 +524,11 @@ class Unpickler {
   std::vector<Value*> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Value*> memo_;
-  std::unordered_map<const Value*, std::unordered_map<std::string, size_t>> dict_index_;
+  // Dict -> (key id -> position in entries); see key_id.
+  std::unordered_map<const Value*, std::unordered_map<uint64_t, size_t>> dict_index_;
+  std::unordered_map<const Value*, uint64_t> key_of_node_;
+  std::unordered_map<std::string, uint64_t> key_ids_;
+  uint64_t next_key_ = 0;
 };
 
 // Interprets the few constructors checkpoints need; every other call stays an inert Object.

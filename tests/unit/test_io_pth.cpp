@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -467,4 +468,31 @@ TEST_CASE("unpickler: malformed streams give clear errors", "[io][pickle]") {
                                           "few", few_copies);
              }),
              Catch::Contains("copies more data than the limit"));
+}
+
+TEST_CASE("unpickler: hostile dict keys cost work linear in the input", "[io][pickle]") {
+  // A 1 MiB integer key (LONG4), memoised, then named by 300,000 SETITEMS pairs: hashing the key
+  // afresh for every pair would be 300 GiB of work; each pair must cost O(1).
+  std::string big = "\x8b" + std::string("\x00\x00\x10\x00", 4) + std::string(1 << 20, '\x5a');
+  big.back() = '\x01';  // a top byte that is not a redundant sign byte: the integer stays big
+  std::string pairs;
+  for (int k = 0; k < 300'000; ++k) pairs += std::string("h\x00K", 3) + static_cast<char>(k & 0x7f);
+  const auto start = std::chrono::steady_clock::now();
+  auto doc = unpickle("\x80\x02}" + big + std::string("q\x00", 2) + "0(" + pairs + "u.");
+  REQUIRE(doc.root().entries.size() == 1);
+  CHECK(doc.root().entries[0].first->kind == Kind::BigInt);
+  CHECK(doc.root().entries[0].second->i == (299'999 & 0x7f));
+  // A tuple key nested 5,000 deep, named by 100,000 pairs, is compared by identity (never walked)
+  // and the over-deep tree is refused at STOP.
+  std::string deep = "K\x01" + std::string(5000, '\x85') + std::string("q\x01", 2);
+  std::string deep_pairs;
+  for (int k = 0; k < 100'000; ++k) deep_pairs += std::string("h\x01N", 3);
+  CHECK_THAT(unpickle_error("}" + deep + "0(" + deep_pairs + "u."), Catch::Contains("deeper than"));
+  // Separate nodes with equal text are still one key, like Python's dict.
+  auto dup = unpickle("}(" + u("k") + k1(1) + u("k") + k1(2) + "\x8a\x01\x05" + k1(3) + k1(5) +
+                      k1(4) + "u.");
+  REQUIRE(dup.root().entries.size() == 2);
+  CHECK(dup.root().get("k")->i == 2);
+  CHECK(dup.root().entries[1].second->i == 4);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }
