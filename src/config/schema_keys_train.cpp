@@ -51,6 +51,9 @@ void add_training_keys(std::vector<KeyDef>& out) {
       "final test / evaluation with checkpoint-best (the best val_metric epoch) instead of the "
       "last epoch's weights");
   t.b("auto_resume", true, "resume from the newest valid checkpoint in output_dir");
+  t.b("allow_restart", false,
+      "with auto_resume: start from scratch when output_dir holds checkpoints none of which loads "
+      "(otherwise an error lists why each was rejected)");
   t.s("resume", "", "checkpoint to resume from; empty = none");
   t.s("finetune", "", "pre-trained weights to start from; empty or null = none").nullable();
   t.s("val_metric", "acc1", "best-model metric (regression always uses mean angular error)")

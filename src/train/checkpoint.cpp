@@ -1,14 +1,22 @@
 // Checkpoint files, resume scan and pruning (see checkpoint.h).
 #include "dfer/train/checkpoint.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <spdlog/spdlog.h>
 
 #include "dfer/io/atomic_file.h"
+#include "dfer/io/file_hash.h"
 #include "dfer/io/safetensors_header.h"
 #include "dfer/io/weight_files.h"
 #include "dfer/util/error.h"
@@ -74,6 +82,11 @@ void save_checkpoint(const std::string& dir, const std::string& tag,
   state["tag"] = tag;
   state["weights_file"] = fs::path(wpath).filename().string();
   state["weights_bytes"] = static_cast<int64_t>(fs::file_size(wpath));
+  state["weights_xxh3"] = io::file_xxh3_128(wpath);
+  // Tests widen the window between the two files, where a kill leaves a new weights file beside
+  // an old state file (tests/e2e/test_e2e_kill.cpp).
+  if (const char* delay = std::getenv("DFER_TEST_SAVE_DELAY_MS"))
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoll(delay)));
   io::save_safetensors(checkpoint_state_path(dir, tag), state_tensors,
                        {{kStateMetadataKey, state.dump()}});
   io::write_file_atomic((fs::path(dir) / kLastPointerName).string(), tag + "\n");
@@ -94,6 +107,13 @@ LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag)
     throw Error(wpath + ": " + std::to_string(bytes) + " bytes, the state file recorded " +
                 std::to_string(c.state.value("weights_bytes", int64_t{-1})) +
                 " (weights and state come from different saves)");
+  // Equal sizes are the rule (one model, one layout): only the content tells two saves apart.
+  if (c.state.contains("weights_xxh3")) {
+    const std::string recorded = c.state.at("weights_xxh3").get<std::string>();
+    if (const std::string h = io::file_xxh3_128(wpath); h != recorded)
+      throw Error(wpath + ": content hash " + h + ", the state file recorded " + recorded +
+                  " (weights and state come from different saves, or the file was damaged)");
+  }
   c.weights = io::load_safetensors(wpath);
   for (auto& [name, t] : tensors) c.state_tensors[name] = t;
   if (!c.state.contains("global_step")) throw Error(spath + ": state has no global_step");
@@ -135,17 +155,43 @@ std::vector<std::string> list_checkpoints(const std::string& dir) {
   return out;
 }
 
-std::optional<LoadedCheckpoint> find_resume_checkpoint(const std::string& dir) {
+ResumeScan scan_resume_checkpoints(const std::string& dir) {
   // Newest first by the recorded step; the `checkpoint-last` pointer is only for people and
   // scripts (a crash between the state file and the pointer leaves it one save behind).
+  ResumeScan scan;
   for (const auto& tag : list_checkpoints(dir)) {
     try {
-      return load_checkpoint(dir, tag);
+      scan.checkpoint = load_checkpoint(dir, tag);
+      return scan;
     } catch (const std::exception& e) {
       spdlog::warn("skipping checkpoint '{}' in {}: {}", tag, dir, e.what());
+      scan.rejected.emplace_back(tag, e.what());
     }
   }
-  return std::nullopt;
+  return scan;
+}
+
+std::optional<LoadedCheckpoint> find_resume_checkpoint(const std::string& dir) {
+  return scan_resume_checkpoints(dir).checkpoint;
+}
+
+int64_t remove_stale_temp_files(const std::string& dir) {
+  // io::write_file_atomic's temp names: ".<final name>.tmp-<pid>-<counter>-<stamp>".
+  int64_t removed = 0;
+  std::error_code ec;
+  for (const auto& de : fs::directory_iterator(dir, ec)) {
+    const std::string name = de.path().filename().string();
+    const auto at = name.rfind(".tmp-");
+    if (name.empty() || name[0] != '.' || at == std::string::npos) continue;
+    const std::string rest = name.substr(at + 5);
+    const auto dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0 || !is_number(rest.substr(0, dash))) continue;
+    const auto pid = static_cast<pid_t>(std::stoll(rest.substr(0, dash)));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // a live writer
+    std::error_code rm;
+    if (fs::remove(de.path(), rm)) ++removed;
+  }
+  return removed;
 }
 
 LoadedCheckpoint load_checkpoint_path(const std::string& path) {

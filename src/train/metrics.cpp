@@ -9,9 +9,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <sstream>
 
+#include "dfer/io/atomic_file.h"
 #include "dfer/util/error.h"
 
 namespace dfer::train {
@@ -150,6 +153,40 @@ void append_jsonl(const std::string& path, const nlohmann::json& line) {
   }
   ::fsync(fd);
   ::close(fd);
+}
+
+int64_t keep_epochs_before(const std::string& path, int64_t epoch) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return 0;
+  std::ostringstream all;
+  all << in.rdbuf();
+  const std::string text = all.str();
+  std::string kept;
+  int64_t removed = 0, line_no = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = text.find('\n', at);
+    const bool torn = end == std::string::npos;  // no newline: the append was cut short
+    const std::string line = text.substr(at, torn ? std::string::npos : end - at);
+    at = torn ? text.size() : end + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const bool good = j.is_object() && j.contains("epoch") && j.at("epoch").is_number_integer();
+    if (!good && torn) {
+      ++removed;
+      continue;
+    }
+    if (!good)
+      throw Error(path + ":" + std::to_string(line_no) +
+                  ": not an epoch line (a JSON object with an integer \"epoch\")");
+    if (j.at("epoch").get<int64_t>() >= epoch) {
+      ++removed;
+      continue;
+    }
+    kept += line + "\n";
+  }
+  if (removed > 0) io::write_file_atomic(path, kept);
+  return removed;
 }
 
 std::vector<std::string> class_names_for(const std::string& dataset_name, int64_t num_classes) {

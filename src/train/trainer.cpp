@@ -128,6 +128,10 @@ FitResult Trainer::fit() {
   for (auto& p : s_.model->parameters())
     if (p.requires_grad()) trainable.push_back(p);
   grad_sync_ = std::make_unique<dist::GradientSync>(world, trainable);
+  if (world.is_main()) {
+    if (const int64_t n = remove_stale_temp_files(out_dir_); n > 0)
+      spdlog::info("removed {} temp file(s) left in {} by a killed run", n, out_dir_);
+  }
   resume();
   result.resumed = global_step_ > 0;
   spdlog::info(
@@ -140,6 +144,12 @@ FitResult Trainer::fit() {
     spdlog::info("gradient all-reduce: {} bucket(s), {:.1f} MB per step over {}",
                  grad_sync_->stats().buckets, grad_sync_->stats().bytes / 1e6, world.backend());
   const std::string metrics_path = (std::filesystem::path(out_dir_) / "metrics.jsonl").string();
+  // Epochs after the checkpoint run again: their lines from the killed run go.
+  if (world.is_main()) {
+    if (const int64_t n = keep_epochs_before(metrics_path, start_epoch_); n > 0)
+      spdlog::info("metrics.jsonl: removed {} line(s) of epochs that run again from epoch {}", n,
+                   start_epoch_);
+  }
   const int64_t freq = cfg_.get_int("training.save_ckpt_freq");
   const bool save_ckpt = cfg_.get_bool("training.save_ckpt");
   const int64_t n_params = count_trainable(*s_.model);

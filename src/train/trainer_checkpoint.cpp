@@ -2,19 +2,34 @@
 // and the resume that every rank performs from the same checkpoint.
 #include <chrono>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <torch/version.h>
 
 #include "dfer/dist/world.h"
 #include "dfer/models/weights.h"
 #include "dfer/train/checkpoint.h"
 #include "dfer/train/trainer.h"
 #include "dfer/util/error.h"
+#include "dfer/util/system.h"
 
 namespace dfer::train {
 
 namespace {
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// What a CPU run's bits depend on beyond the config and the data: a resume under other values
+// continues correctly, but no longer bit for bit like the uninterrupted run.
+nlohmann::json bit_environment(const TrainerSetup& s) {
+  const BlasInfo blas = detect_blas();
+  return {{"threads", at::get_num_threads()},
+          {"precision", precision_name(s.precision)},
+          {"device", s.device.str()},
+          {"world_size", dist::world().size()},
+          {"gemm", at::hasMKL() ? blas.name + "; " + mkl_dispatch_report() : blas.name},
+          {"libtorch", TORCH_VERSION}};
 }
 }  // namespace
 
@@ -41,6 +56,7 @@ void Trainer::save(const std::string& tag, int64_t epoch, int64_t next_batch) {
                        {"epoch_partial", epoch_partial_},
                        {"extra", s_.save_extra ? s_.save_extra() : nlohmann::json::object()},
                        {"seed", seed_},
+                       {"bit_environment", bit_environment(s_)},
                        {"config", cfg_.dump_yaml()}};
   save_checkpoint(out_dir_, tag, weights, tensors, st);
   spdlog::info("saved checkpoint-{} (epoch {}, step {}) in {:.2f} s", tag, epoch, global_step_,
@@ -53,7 +69,23 @@ void Trainer::resume() {
   if (!explicit_path.empty()) {
     c = load_checkpoint_path(explicit_path);
   } else if (cfg_.get_bool("training.auto_resume")) {
-    c = find_resume_checkpoint(out_dir_);
+    ResumeScan scan = scan_resume_checkpoints(out_dir_);
+    c = std::move(scan.checkpoint);
+    if (!c && !scan.rejected.empty()) {
+      // Starting over silently would throw away the run's history and repeat hours of work.
+      std::string why;
+      for (const auto& [tag, reason] : scan.rejected)
+        why += fmt::format("\n  checkpoint-{}: {}", tag, reason);
+      if (!cfg_.get_bool("training.allow_restart"))
+        throw UsageError(fmt::format(
+            "resume: {} holds {} checkpoint(s) and none loads:{}\nMove them away, or set "
+            "training.allow_restart true to start this run from scratch",
+            out_dir_, scan.rejected.size(), why));
+      spdlog::warn(
+          "resume: no checkpoint in {} loads; starting from scratch "
+          "(training.allow_restart):{}",
+          out_dir_, why);
+    }
   }
   if (!c) return;
   const auto& st = c->state;
@@ -73,6 +105,19 @@ void Trainer::resume() {
   scaler_skips_ = st.value("scaler_skips", int64_t{0});
   epoch_partial_ = st.value("epoch_partial", nlohmann::json::object());
   if (s_.load_extra && st.contains("extra")) s_.load_extra(st.at("extra"));
+  if (st.contains("bit_environment")) {
+    const nlohmann::json now = bit_environment(s_);
+    std::string diff;
+    for (const auto& [key, value] : st.at("bit_environment").items())
+      if (now.value(key, nlohmann::json()) != value)
+        diff += fmt::format("; {} was {}, is {}", key, value.dump(),
+                            now.value(key, nlohmann::json()).dump());
+    if (!diff.empty())
+      spdlog::warn(
+          "resume: checkpoint-{} was written under other settings, so this run is no longer "
+          "bitwise reproducible against an uninterrupted one{}",
+          c->tag, diff);
+  }
   if (st.value("iters_per_epoch", iters_per_epoch_) != iters_per_epoch_)
     spdlog::warn(
         "resume: the checkpoint ran {} iterations per epoch, this run {} (batch size or "

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "dfer/train/checkpoint.h"
 #include "dfer/train/optimizer.h"
 #include "dfer/util/error.h"
@@ -121,6 +123,52 @@ TEST_CASE("resume scan skips a corrupt newest checkpoint", "[train][checkpoint]"
   CHECK(load_checkpoint_path(checkpoint_weights_path(dir, "0")).tag == "0");
   CHECK_THROWS_AS(load_checkpoint_path((fs::path(dir) / "nonsense.bin").string()), dfer::Error);
   CHECK_FALSE(find_resume_checkpoint((fs::path(dir) / "empty").string()));
+}
+
+TEST_CASE("a weights file of equal size from another save is refused by its content hash",
+          "[train][checkpoint]") {
+  const auto dir = dfer::test::temp_dir("train_hash").string();
+  save_checkpoint(dir, "0", {{"x", torch::ones({4})}}, {}, {{"global_step", 10}});
+  save_checkpoint(dir, "1", {{"x", torch::full({4}, 2.0)}}, {}, {{"global_step", 20}});
+  REQUIRE(fs::file_size(checkpoint_weights_path(dir, "0")) ==
+          fs::file_size(checkpoint_weights_path(dir, "1")));
+  const auto state = load_checkpoint(dir, "1").state;
+  CHECK(state.at("weights_xxh3").get<std::string>().size() == 32);
+  // A kill between the two files of a re-save leaves exactly this: new weights, old state.
+  fs::copy_file(checkpoint_weights_path(dir, "0"), checkpoint_weights_path(dir, "1"),
+                fs::copy_options::overwrite_existing);
+  CHECK_THROWS_WITH(load_checkpoint(dir, "1"),
+                    Catch::Contains("content hash") && Catch::Contains("checkpoint-1.safetensors"));
+  // One flipped byte inside a tensor is caught too.
+  {
+    std::fstream f(checkpoint_weights_path(dir, "0"),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-2, std::ios::end);
+    f.put('\x7f');
+  }
+  CHECK_THROWS_WITH(load_checkpoint(dir, "0"), Catch::Contains("damaged"));
+  const ResumeScan scan = scan_resume_checkpoints(dir);
+  CHECK_FALSE(scan.checkpoint);
+  REQUIRE(scan.rejected.size() == 2);
+  CHECK(scan.rejected[0].first == "1");
+  CHECK_THAT(scan.rejected[1].second, Catch::Contains("content hash"));
+}
+
+TEST_CASE("temp files of a killed writer are removed, a live writer's are kept",
+          "[train][checkpoint]") {
+  const auto dir = dfer::test::temp_dir("train_temps");
+  // A pid that cannot run: above the kernel's pid_max (at most 2^22).
+  const std::string dead = ".checkpoint-3.safetensors.tmp-99999999-0-123";
+  const std::string live = ".metrics.jsonl.tmp-" + std::to_string(::getpid()) + "-1-456";
+  for (const auto& name :
+       {dead, live, std::string("checkpoint-3.safetensors"), std::string(".hidden.tmp-notapid-1")})
+    std::ofstream(dir / name) << "x";
+  CHECK(remove_stale_temp_files(dir.string()) == 1);
+  CHECK_FALSE(fs::exists(dir / dead));
+  CHECK(fs::exists(dir / live));
+  CHECK(fs::exists(dir / "checkpoint-3.safetensors"));
+  CHECK(fs::exists(dir / ".hidden.tmp-notapid-1"));
+  CHECK(remove_stale_temp_files((dir / "missing").string()) == 0);
 }
 
 TEST_CASE("pruning keeps the newest K epoch checkpoints", "[train][checkpoint]") {

@@ -1,6 +1,7 @@
 // UAR / WAR / confusion / top-k / F1 against hand-computed values, malformed inputs, JSONL.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 #include "dfer/train/metrics.h"
@@ -8,6 +9,7 @@
 #include "support/fixtures.h"
 
 using namespace dfer::train;
+namespace fs = std::filesystem;
 using Catch::Matchers::WithinAbs;
 
 TEST_CASE("metrics of a small 3-class example", "[train][metrics]") {
@@ -74,4 +76,19 @@ TEST_CASE("append_jsonl writes one object per line", "[train][metrics]") {
   CHECK(class_names_for("DFEW", 7)[2] == "Neutral");
   CHECK(class_names_for("MAFW", 11)[4] == "Neutral");
   CHECK(class_names_for("other", 3) == std::vector<std::string>{"0", "1", "2"});
+}
+
+TEST_CASE("keep_epochs_before drops the epochs a resume repeats and a torn last line",
+          "[train][metrics]") {
+  const auto dir = dfer::test::temp_dir("train_jsonl_resume");
+  const std::string path = (dir / "metrics.jsonl").string();
+  for (int e = 0; e < 4; ++e) append_jsonl(path, {{"epoch", e}, {"loss", 1.0 / (e + 1)}});
+  { std::ofstream(path, std::ios::app) << R"({"epoch": 4, "lo)"; }  // killed mid-append
+  CHECK(keep_epochs_before(path, 2) == 3);
+  CHECK(dfer::test::read_file(path) == "{\"epoch\":0,\"loss\":1.0}\n{\"epoch\":1,\"loss\":0.5}\n");
+  CHECK(keep_epochs_before(path, 2) == 0);
+  CHECK(keep_epochs_before((dir / "none.jsonl").string(), 0) == 0);
+  CHECK_FALSE(fs::exists(dir / "none.jsonl"));
+  { std::ofstream(path, std::ios::app) << "not json\n{\"epoch\": 1}\n"; }
+  CHECK_THROWS_WITH(keep_epochs_before(path, 1), Catch::Contains("metrics.jsonl:3"));
 }

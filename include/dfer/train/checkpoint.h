@@ -25,9 +25,10 @@ inline constexpr const char* kLastPointerName = "checkpoint-last";
 std::string checkpoint_weights_path(const std::string& dir, const std::string& tag);
 std::string checkpoint_state_path(const std::string& dir, const std::string& tag);
 
-// Writes the weights file, then the state file (whose JSON records the weights file's name and
-// size, so a pair from different saves is detected), then the pointer. `state` must hold
-// "global_step"; the saver adds "tag", "weights_file", "weights_bytes".
+// Writes the weights file, then the state file (whose JSON records the weights file's name, size
+// and XXH3-128 content hash, so a pair from different saves is detected), then the pointer.
+// `state` must hold "global_step"; the saver adds "tag", "weights_file", "weights_bytes",
+// "weights_xxh3".
 void save_checkpoint(const std::string& dir, const std::string& tag,
                      const io::NamedTensors& weights, const io::NamedTensors& state_tensors,
                      nlohmann::json state);
@@ -46,9 +47,18 @@ LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag)
 // global_step, then file time). Unreadable headers sort last.
 std::vector<std::string> list_checkpoints(const std::string& dir);
 
-// The newest checkpoint that loads completely: the pointer's target first, then the others;
-// each one that fails is reported with a warning and skipped. nullopt when none is usable.
+// The newest checkpoint that loads completely (by recorded step); each one that fails is reported
+// with a warning and listed in `rejected` with its reason.
+struct ResumeScan {
+  std::optional<LoadedCheckpoint> checkpoint;                 // nullopt: none is usable
+  std::vector<std::pair<std::string, std::string>> rejected;  // (tag, why), newest first
+};
+ResumeScan scan_resume_checkpoints(const std::string& dir);
 std::optional<LoadedCheckpoint> find_resume_checkpoint(const std::string& dir);
+
+// Removes the temp files io::write_file_atomic left in `dir` when its process was killed mid-write
+// (".<name>.tmp-<pid>-..." whose pid no longer runs). Returns how many were removed.
+int64_t remove_stale_temp_files(const std::string& dir);
 
 // A checkpoint given by the user (training.resume): a weights or state file path, or a folder.
 LoadedCheckpoint load_checkpoint_path(const std::string& path);

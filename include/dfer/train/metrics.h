@@ -51,6 +51,13 @@ struct Average {
 // most the line being written. Throws dfer::Error naming the file.
 void append_jsonl(const std::string& path, const nlohmann::json& line);
 
+// Rewrites the epoch log `path` (atomically) keeping only the lines of epochs < `epoch`, in order:
+// a resume from the end of epoch `epoch - 1` repeats the later epochs, which would otherwise be
+// logged twice. A torn last line (a kill mid-append) is dropped too. Returns the lines removed; a
+// missing file is left missing. Throws dfer::Error naming the file and line for a line that is not
+// a JSON object with an integer "epoch" (other than a torn last line).
+int64_t keep_epochs_before(const std::string& path, int64_t epoch);
+
 // Known class names for a dataset kind ("DFEW", "synth", "MAFW", ...) when the count matches,
 // else "0".."K-1".
 std::vector<std::string> class_names_for(const std::string& dataset_name, int64_t num_classes);
