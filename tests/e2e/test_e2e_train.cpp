@@ -22,6 +22,7 @@
 #include "dfer/train/metrics.h"
 #include "support/fixtures.h"
 #include "support/programs.h"
+#include "support/tiny_runs.h"
 
 namespace fs = std::filesystem;
 using dfer::test::bin;
@@ -31,116 +32,11 @@ using dfer::test::slurp;
 using dfer::test::spawn;
 using dfer::test::wait_for;
 
-namespace {
-
-// The tiny geometry shared by both models: 32 px, 4 frames -> 2 x 2 x 2 tokens, two LGI regions
-// of 2 x 1 x 2, part windows of 1 x 2 tokens, 50 % masking.
-const char* kModel = R"(
-model:
-  input_size: 32
-  patch_size: 16
-  tubelet_size: 2
-  embed_dim: 32
-  num_heads: 2
-  attn_type: local_global
-  lg_region_size: [2, 1, 2]
-data:
-  dataset_name: synth
-  num_frames: 4
-  sampling_rate: 2
-  short_side_size: 32
-  batch_size: 8
-  num_workers: 2
-optimization:
-  lr: 0.002
-  warmup_epochs: 1
-system:
-  device: cpu
-  num_threads: 1
-  seed: 3
-)";
-
-struct Data {
-  fs::path root, pretrain_yaml, finetune_yaml;
-};
-
-const Data& data() {
-  static Data d = [] {
-    Data x;
-    x.root = dfer::test::temp_dir("e2e_train");
-    const auto synth = x.root / "synth";
-    const int code = run({bin("dfer-prep"), "synth", "--out", synth.string(), "--videos", "42",
-                          "--size", "40", "--min-frames", "8", "--max-frames", "12"},
-                         (x.root / "prep.log").string());
-    REQUIRE(code == 0);
-    x.pretrain_yaml = x.root / "pretrain.yaml";
-    std::ofstream(x.pretrain_yaml) << kModel << "\n"
-                                   << "pretraining: {use_frame_diff_as_target: true}\n"
-                                   << "training: {epochs: 2, save_ckpt_freq: 1}\n";
-    // Sections may appear once per file: put the model-kind keys into override lists instead.
-    x.finetune_yaml = x.root / "finetune.yaml";
-    std::ofstream(x.finetune_yaml) << kModel;
-    return x;
-  }();
-  return d;
-}
-
-std::vector<std::string> pretrain_cmd(const fs::path& out) {
-  const auto& d = data();
-  return {bin("dfer-pretrain"),
-          "--config",
-          d.pretrain_yaml.string(),
-          "--output_dir",
-          out.string(),
-          "model.name",
-          "pretrain_videomae_base_dim512_no_depth_patch16_160",
-          "model.encoder_depth",
-          "2",
-          "model.decoder_depth",
-          "1",
-          "model.decoder_embed_dim",
-          "16",
-          "model.decoder_num_heads",
-          "2",
-          "model.mask_ratio",
-          "0.5",
-          "model.part_win_size",
-          "[2,1,2]",
-          "model.drop_path",
-          "0.0",
-          "data.data_path",
-          (d.root / "synth" / "pretrain.csv").string()};
-}
-
-std::vector<std::string> finetune_cmd(const fs::path& out, int epochs) {
-  const auto& d = data();
-  return {bin("dfer-finetune"),
-          "--config",
-          d.finetune_yaml.string(),
-          "--output_dir",
-          out.string(),
-          "model.name",
-          "vit_base_dim512_no_depth_patch16_160",
-          "model.depth",
-          "2",
-          "model.drop_path",
-          "0.1",
-          "model.lg_classify_token_type",
-          "region",
-          "data.data_path",
-          (d.root / "synth").string(),
-          "data.num_classes",
-          "7",
-          "training.epochs",
-          std::to_string(epochs),
-          "training.save_ckpt_freq",
-          "1"};
-}
-
-}  // namespace
+using dfer::test::finetune_cmd;
+using dfer::test::pretrain_cmd;
 
 TEST_CASE("pre-train 2 epochs, then fine-tune 2 epochs from it", "[e2e][train]") {
-  const auto& d = data();
+  const auto& d = dfer::test::tiny_data();
   const auto pre = d.root / "pre";
   REQUIRE(run(pretrain_cmd(pre), (d.root / "pre.log").string()) == 0);
   CHECK(fs::exists(pre / "checkpoint-1.safetensors"));
@@ -195,7 +91,7 @@ TEST_CASE("pre-train 2 epochs, then fine-tune 2 epochs from it", "[e2e][train]")
 }
 
 TEST_CASE("resume after SIGKILL is bitwise exact", "[e2e][train][resume]") {
-  const auto& d = data();
+  const auto& d = dfer::test::tiny_data();
   const auto straight = d.root / "straight";
   REQUIRE(run(finetune_cmd(straight, 4), (d.root / "straight.log").string()) == 0);
 
@@ -227,7 +123,7 @@ TEST_CASE("resume after SIGKILL is bitwise exact", "[e2e][train][resume]") {
 }
 
 TEST_CASE("SIGTERM saves a loadable checkpoint and exits 143", "[e2e][train][signal]") {
-  const auto& d = data();
+  const auto& d = dfer::test::tiny_data();
   const auto out = d.root / "term";
   const std::string log = (d.root / "term.log").string();
   const pid_t pid = spawn(finetune_cmd(out, 4), log, {{"DFER_TEST_STEP_DELAY_MS", "300"}});
@@ -249,7 +145,7 @@ TEST_CASE("SIGTERM saves a loadable checkpoint and exits 143", "[e2e][train][sig
 
 TEST_CASE("a bad test list fails in seconds, before training, naming every problem",
           "[e2e][train][preflight]") {
-  const auto& d = data();
+  const auto& d = dfer::test::tiny_data();
   const auto bad = d.root / "bad_lists";
   fs::create_directories(bad);
   fs::create_directory_symlink(d.root / "synth" / "clips", bad / "clips");
