@@ -11,10 +11,19 @@ if ! command -v clang++ >/dev/null; then
 fi
 build=build-fuzz
 mkdir -p "$build"
+# fuzz_pth links the LibTorch of the project's venv (tools/common.sh installs it); without one
+# the other targets still run.
+venv=${DFER_VENV:-.venv}
+torch=$("$venv/bin/python" -c 'import importlib.util as u; print(u.find_spec("torch").submodule_search_locations[0])' 2>/dev/null) || torch=""
 cmake -S . -B "$build" -G Ninja -DDFER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER=clang++ >"$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
+  -DCMAKE_CXX_COMPILER=clang++ ${torch:+-DCMAKE_PREFIX_PATH="$torch/share/cmake"} \
+  >"$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" -j"$(nproc)"
-for name in safetensors csv config pickle; do
+for name in safetensors csv config pickle pth; do
+  if [ ! -x "$build/tests/fuzz/fuzz_$name" ]; then
+    if [ "${CI:-}" = "true" ]; then echo "fuzz_$name not built under CI" >&2; exit 1; fi
+    echo "== fuzz_$name not built (no LibTorch in $venv): skipped"; continue
+  fi
   work=$(mktemp -d)
   cp -r "tests/fuzz/corpus/$name/." "$work/" 2>/dev/null || true
   dict=()
