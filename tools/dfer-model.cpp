@@ -28,6 +28,7 @@
 #include "dfer/train/model_factory.h"
 #include "dfer/train/precision.h"
 #include "dfer/util/error.h"
+#include "dfer/util/log.h"
 #include "dfer/util/system.h"
 
 int main(int argc, char** argv) {
@@ -139,6 +140,7 @@ int main(int argc, char** argv) {
       double mask_ratio = cfg.get_float("model.mask_ratio");
       std::cout << dfer::models::summarize(*model, spec, batch, mask_ratio).to_string() << "\n";
     } else if (*bench) {
+      if (bcli.verbose) dfer::init_console_logging(true);  // the per-step debug lines
       if (int(b_train) + int(b_eval) + int(b_loader) + int(b_dist) == 0)
         throw dfer::UsageError("bench: choose --train, --eval, --loader and/or --dist");
       bcli.overrides = dfer::pair_overrides(btokens);

@@ -11,6 +11,7 @@
 #ifdef DFER_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
+#include <spdlog/spdlog.h>
 
 #include "dfer/models/build.h"
 #include "dfer/models/mae_target.h"
@@ -31,6 +32,10 @@ void sync(const torch::Device& d) {
 
 double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+double ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
 }
 
 void reset_peaks(const torch::Device& d) {
@@ -171,6 +176,11 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
     opt.zero_grad();
     sync(o.device);
     const auto t4 = Clock::now();
+    spdlog::debug(
+        "bench train step {}{}: data {:.1f} ms, forward {:.1f} ms, backward {:.1f} ms, "
+        "optimizer {:.1f} ms, loss {:.4f}",
+        i + 1, i < o.warmup ? " (warm-up)" : "", ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3),
+        loss.item<double>());
     if (i < o.warmup) continue;
     data.push_back(std::chrono::duration<double>(t1 - t0).count());
     fwd.push_back(std::chrono::duration<double>(t2 - t1).count());
@@ -217,6 +227,8 @@ EvalBenchResult bench_eval(const TrainBenchOptions& o) {
       auto probs = torch::softmax(model->forward(clips).to(torch::kFloat), -1);
       sync(o.device);
     }
+    spdlog::debug("bench eval step {}{}: {:.1f} ms", i + 1, i < o.warmup ? " (warm-up)" : "",
+                  1e3 * since(t0));
     if (i >= o.warmup) step.push_back(since(t0));
   }
   EvalBenchResult r;

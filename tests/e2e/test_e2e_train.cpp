@@ -174,3 +174,21 @@ TEST_CASE("a bad test list fails in seconds, before training, naming every probl
   CHECK(slurp(log).find("data.short_side_size 24 is smaller") != std::string::npos);
   CHECK_FALSE(fs::exists(d.root / "bad_run" / "metrics.jsonl"));
 }
+
+TEST_CASE("dfer-model bench -v prints the per-step debug lines, without -v none", "[e2e][bench]") {
+  const auto& d = dfer::test::tiny_data();
+  const std::vector<std::string> cmd = {
+      bin("dfer-model"), "bench", "--train",  "--eval", "--config", "configs/synth_finetune.yaml",
+      "--steps",         "2",     "--warmup", "1",      "--batch",  "1"};
+  const std::string quiet = (d.root / "bench_quiet.log").string();
+  REQUIRE(run(cmd, quiet) == 0);
+  CHECK(slurp(quiet).find("[debug]") == std::string::npos);
+  auto verbose_cmd = cmd;
+  verbose_cmd.push_back("-v");
+  const std::string verbose = (d.root / "bench_verbose.log").string();
+  REQUIRE(run(verbose_cmd, verbose) == 0);
+  const std::string text = slurp(verbose);
+  CHECK(text.find("[debug] bench train step 1 (warm-up): data ") != std::string::npos);
+  CHECK(text.find("[debug] bench train step 3: data ") != std::string::npos);
+  CHECK(text.find("[debug] bench eval step 3: ") != std::string::npos);
+}
