@@ -11,7 +11,7 @@ source "$DFER_ROOT/tools/torch_pin.sh"
 # opencv-data holds the Haar face cascade of `dfer-prep extract --face-crop`; libxxhash-dev the
 # checkpoint content hash.
 DFER_PACKAGES=(build-essential cmake ninja-build ccache pkg-config python3 python3-venv
-  libopencv-dev libgloo-dev libxxhash-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
+  libopencv-dev libjpeg-dev libgloo-dev libxxhash-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
   clang libfuzzer-14-dev libclang-rt-14-dev opencv-data)
 
 # Test-only Python tools from PyPI, into the same .venv: Pillow makes the reference's resize for

@@ -141,6 +141,10 @@ cv::Mat decode_image_bgr(const std::string& file) {
   std::vector<uint8_t> bytes = read_bytes(file);
   check_complete(bytes, file);
   cv::Mat img;
+  if (bytes.size() >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8) {
+    img = decode_jpeg_bgr_strict(bytes, file);
+    if (!img.empty()) return img;
+  }
   try {
     img = cv::imdecode(bytes, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
   } catch (const cv::Exception& e) {

@@ -29,4 +29,9 @@ std::unique_ptr<FrameSource> open_video_source(const std::string& file);
 // Decodes an image file to BGR (validated, see read_image_rgb).
 cv::Mat decode_image_bgr(const std::string& file);
 
+// Decodes JPEG bytes to BGR with libjpeg, treating its first warning (damaged entropy data, a
+// premature end) as an error naming `file` (dfer::Error). An empty Mat for CMYK/YCCK files, which
+// the caller decodes otherwise.
+cv::Mat decode_jpeg_bgr_strict(const std::vector<uint8_t>& bytes, const std::string& file);
+
 }  // namespace dfer::data::detail

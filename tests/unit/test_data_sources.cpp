@@ -4,8 +4,10 @@
 
 #include <catch2/catch.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -78,6 +80,70 @@ TEST_CASE("JPEG frames are decoded and resized bilinearly") {
   REQUIRE(t.sizes() == torch::IntArrayRef({1, 16, 16, 3}));
   auto single = dfer::data::read_image_rgb((dir / "00001.jpg").string(), 16, 16);
   REQUIRE(torch::equal(t[0], single));
+}
+
+TEST_CASE("the strict JPEG decoder gives OpenCV's pixels: colour, grey, progressive, odd sizes") {
+  auto dir = dfer::test::temp_dir("src-jpeg-same");
+  cv::Mat img(37, 53, CV_8UC3);
+  cv::randu(img, 0, 255);
+  cv::GaussianBlur(img, img, cv::Size(5, 5), 2.0);  // photo-like content, not only noise
+  cv::Mat grey;
+  cv::cvtColor(img, grey, cv::COLOR_BGR2GRAY);
+  struct Case {
+    const char* name;
+    cv::Mat image;
+    std::vector<int> params;
+  };
+  const std::vector<Case> cases = {{"420.jpg", img, {cv::IMWRITE_JPEG_QUALITY, 75}},
+                                   {"q100.jpg", img, {cv::IMWRITE_JPEG_QUALITY, 100}},
+                                   {"progressive.jpg", img, {cv::IMWRITE_JPEG_PROGRESSIVE, 1}},
+                                   {"grey.jpg", grey, {}}};
+  for (const auto& c : cases) {
+    INFO(c.name);
+    const std::string file = (dir / c.name).string();
+    REQUIRE(cv::imwrite(file, c.image, c.params));
+    cv::Mat want = cv::imread(file, cv::IMREAD_COLOR);
+    cv::cvtColor(want, want, cv::COLOR_BGR2RGB);
+    const auto got = dfer::data::read_image_rgb(file, 0, 0);
+    REQUIRE(got.sizes() == torch::IntArrayRef({want.rows, want.cols, 3}));
+    CHECK(std::memcmp(got.data_ptr<uint8_t>(), want.data, want.total() * 3) == 0);
+  }
+}
+
+TEST_CASE("a JPEG with damaged entropy data but an intact end marker is refused, naming it") {
+  auto dir = dfer::test::temp_dir("src-jpeg-damaged");
+  cv::Mat img(64, 64, CV_8UC3);
+  cv::randu(img, 0, 255);
+  std::vector<uint8_t> good;
+  REQUIRE(cv::imencode(".jpg", img, good));
+  // The entropy-coded scan follows the start-of-scan marker FF DA and its header.
+  std::size_t sos = 0;
+  for (std::size_t i = 2; i + 1 < good.size() && !sos; ++i)
+    if (good[i] == 0xFF && good[i + 1] == 0xDA) sos = i;
+  REQUIRE(sos > 0);
+  const std::size_t scan = sos + 2 + (std::size_t(good[sos + 2]) << 8 | good[sos + 3]);
+  REQUIRE(scan + 64 < good.size() - 2);
+  auto damaged = [&](const char* name, std::vector<uint8_t> bytes) {
+    const fs::path file = dir / name;
+    std::ofstream(file, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    REQUIRE(bytes[bytes.size() - 2] == 0xFF);  // the end marker is intact
+    REQUIRE(bytes.back() == 0xD9);
+    // OpenCV alone decodes it "fine": the garbage would reach training silently.
+    CHECK_FALSE(cv::imread(file.string(), cv::IMREAD_COLOR).empty());
+    const std::string msg = error_of([&] { dfer::data::read_image_rgb(file.string(), 16, 16); });
+    CHECK_THAT(msg, Catch::Contains(file.string()) && Catch::Contains("Corrupt JPEG data"));
+  };
+  // Half the scan cut out, the end marker kept.
+  std::vector<uint8_t> cut(good.begin(),
+                           good.begin() + std::ptrdiff_t(scan + (good.size() - scan) / 2));
+  cut.insert(cut.end(), {0xFF, 0xD9});
+  damaged("cut.jpg", cut);
+  // A stray marker in the middle of the scan.
+  std::vector<uint8_t> marker = good;
+  marker[scan + 40] = 0xFF;
+  marker[scan + 41] = 0xD3;
+  damaged("marker.jpg", marker);
 }
 
 TEST_CASE("bad frame folders give errors naming the file") {
