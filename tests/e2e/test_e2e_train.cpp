@@ -66,11 +66,7 @@ TEST_CASE("pre-train 2 epochs, then fine-tune 2 epochs from it", "[e2e][train]")
 
   const auto results = nlohmann::json::parse(slurp(ft / "final_results.json"));
   const double uar = results.at("final_uar"), war = results.at("final_war");
-  CHECK(uar >= 0.0);
-  CHECK(uar <= 1.0);
-  CHECK(war >= 0.0);
-  CHECK(war <= 1.0);
-  // Recompute from the saved per-video predictions.
+  // Recompute from the saved per-video predictions (a range check would always hold).
   std::ifstream in(ft / "test_predictions.csv");
   std::string line;
   std::getline(in, line);

@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -197,6 +198,8 @@ TEST_CASE("video files: unreadable ones fail naming the file, readable ones deco
   auto good = (dir / "clip.avi").string();
   cv::VideoWriter writer(good, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25.0, cv::Size(32, 24));
   if (!writer.isOpened()) {
+    if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true")
+      FAIL("no MJPG writer in this OpenCV build: the decode check cannot run");
     WARN("skipping the decode check: no MJPG writer in this OpenCV build");
     return;
   }
