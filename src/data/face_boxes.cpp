@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 namespace dfer::data {
 namespace {
 
-constexpr const char* kCascadeName = "haarcascade_frontalface_default.xml";
 // Where Debian's opencv-data (and a source install of OpenCV) put the cascades.
 constexpr const char* kCascadeDirs[] = {
     "/usr/share/opencv4/haarcascades",
@@ -44,7 +43,7 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-std::string find_face_cascade(const std::string& explicit_file) {
+std::string find_face_cascade(const std::string& explicit_file, const std::string& name) {
   std::error_code ec;
   if (!explicit_file.empty()) {
     if (!fs::is_regular_file(explicit_file, ec))
@@ -52,17 +51,17 @@ std::string find_face_cascade(const std::string& explicit_file) {
     return explicit_file;
   }
   for (const char* dir : kCascadeDirs) {
-    const fs::path file = fs::path(dir) / kCascadeName;
+    const fs::path file = fs::path(dir) / name;
     if (fs::is_regular_file(file, ec)) return file.string();
   }
   throw UsageError(fmt::format(
       "face crop: {} not found in {} or its usual alternatives: install Debian's opencv-data "
       "(apt-get install opencv-data) or give --cascade FILE",
-      kCascadeName, kCascadeDirs[0]));
+      name, kCascadeDirs[0]));
 }
 
-FaceDetector::FaceDetector(const std::string& cascade_file)
-    : cascade_(std::make_unique<cv::CascadeClassifier>()) {
+FaceDetector::FaceDetector(const std::string& cascade_file, int min_neighbors)
+    : cascade_(std::make_unique<cv::CascadeClassifier>()), min_neighbors_(min_neighbors) {
   bool loaded = false;
   try {
     loaded = cascade_->load(cascade_file);
@@ -93,7 +92,7 @@ std::optional<cv::Rect> FaceDetector::largest_face(const cv::Mat& frame) {
   // Faces smaller than an eighth of the frame are background people or false hits, not the subject.
   const int min_side = std::max(24, std::min(grey.rows, grey.cols) / 8);
   std::vector<cv::Rect> faces;
-  cascade_->detectMultiScale(grey, faces, 1.1, 5, 0, cv::Size(min_side, min_side));
+  cascade_->detectMultiScale(grey, faces, 1.1, min_neighbors_, 0, cv::Size(min_side, min_side));
   if (faces.empty()) return std::nullopt;
   const cv::Rect best =
       *std::max_element(faces.begin(), faces.end(),

@@ -15,16 +15,20 @@ class CascadeClassifier;
 
 namespace dfer::data {
 
-// The cascade file: `explicit_file` when given (it must exist), else
-// haarcascade_frontalface_default.xml of Debian's opencv-data package, looked up in the usual
-// install folders (/usr/share/opencv4/haarcascades, ...). Throws dfer::UsageError naming what was
-// looked for, with the fix (install opencv-data or give --cascade FILE).
-std::string find_face_cascade(const std::string& explicit_file = "");
+// The cascade file: `explicit_file` when given (it must exist), else the cascade `name` of Debian's
+// opencv-data package, looked up in the usual install folders (/usr/share/opencv4/haarcascades,
+// ...). Throws dfer::UsageError naming what was looked for, with the fix (install opencv-data or
+// give --cascade FILE).
+inline constexpr const char* kDefaultCascade = "haarcascade_frontalface_default.xml";
+std::string find_face_cascade(const std::string& explicit_file = "",
+                              const std::string& name = kDefaultCascade);
 
 // A loaded cascade. Not thread-safe (detectMultiScale keeps scratch buffers): one per worker.
 class FaceDetector {
  public:
-  explicit FaceDetector(const std::string& cascade_file);  // dfer::UsageError if it cannot load
+  // dfer::UsageError if it cannot load. `min_neighbors`: overlapping hits a face needs (fewer finds
+  // more faces and more false ones; 5 suits dataset extraction, where a miss only costs a frame).
+  explicit FaceDetector(const std::string& cascade_file, int min_neighbors = 5);
   ~FaceDetector();
   FaceDetector(const FaceDetector&) = delete;
   FaceDetector& operator=(const FaceDetector&) = delete;
@@ -34,6 +38,7 @@ class FaceDetector {
 
  private:
   std::unique_ptr<cv::CascadeClassifier> cascade_;
+  int min_neighbors_ = 5;
 };
 
 // Per-frame detections (nullopt: no face in that frame) -> one square crop box per frame inside an
