@@ -9,8 +9,8 @@ void add_system_keys(std::vector<KeyDef>& out) {
   s.s("device", "auto", "auto (cuda when available, else cpu) | cpu | cuda | cuda:N").device();
   s.i("seed", 0, "random seed; per-sample draws derive from it, the epoch and the sample");
   s.s("output_dir", "", "run folder: checkpoints, logs, config.yaml (--output_dir sets it)");
-  s.none("log_dir", ValueType::kString, "upstream tensorboard folder; no tensorboard here")
-      .no_effect();
+  s.none("log_dir", ValueType::kString,
+         "TensorBoard event files (train/loss, train/lr per step; epoch/* per epoch); null = off");
   s.i("world_size", 1, "upstream; the world size comes from the launcher environment").no_effect();
   s.i("local_rank", -1, "upstream; the rank comes from the launcher environment").no_effect();
   s.i("gpu", -1, "upstream; the device index comes from the local rank").no_effect();

@@ -20,6 +20,7 @@
 #include "dfer/train/metrics.h"
 #include "dfer/train/progress.h"
 #include "dfer/train/signals.h"
+#include "dfer/train/tensorboard.h"
 #include "dfer/util/error.h"
 
 namespace dfer::train {
@@ -150,6 +151,14 @@ FitResult Trainer::fit() {
       spdlog::info("metrics.jsonl: removed {} line(s) of epochs that run again from epoch {}", n,
                    start_epoch_);
   }
+  // A new event file per process start; a resumed run marks its restart step, so TensorBoard
+  // drops what the killed run logged past it.
+  const auto log_dir = cfg_.get_opt_string("system.log_dir");
+  if (world.is_main() && log_dir && !log_dir->empty() && start_epoch_ < epochs_) {
+    tensorboard_ = std::make_unique<TensorBoardWriter>(*log_dir);
+    if (global_step_ > 0) tensorboard_->restart_at(global_step_);
+    spdlog::info("TensorBoard events: {}", tensorboard_->path());
+  }
   const int64_t freq = cfg_.get_int("training.save_ckpt_freq");
   const bool save_ckpt = cfg_.get_bool("training.save_ckpt");
   const int64_t n_params = count_trainable(*s_.model);
@@ -163,6 +172,14 @@ FitResult Trainer::fit() {
     line["n_parameters"] = n_params;
     line["epoch_time_s"] = seconds_since(t0);
     if (world.is_main()) append_jsonl(metrics_path, line);
+    if (tensorboard_) {
+      std::vector<std::pair<std::string, double>> scalars;
+      for (const auto& [key, value] : line.items())
+        if (value.is_number() && key != "epoch")
+          scalars.emplace_back("epoch/" + key, value.get<double>());
+      tensorboard_->add_scalars(epoch, scalars);
+      tensorboard_->flush();
+    }
     result.epochs_done = epoch + 1;
     const int sig = agreed_stop_signal();
     if ((save_ckpt && ((epoch + 1) % freq == 0 || epoch + 1 == epochs_)) || sig != 0) {
@@ -301,6 +318,12 @@ nlohmann::json Trainer::train_one_epoch(int64_t epoch, int64_t start_batch, FitR
       loss_avg.add(micro_loss / static_cast<double>(update_freq_));
       gnorm_avg.add(gnorm);
       result.last_loss = micro_loss / static_cast<double>(update_freq_);
+    }
+    if (tensorboard_) {
+      // Rank 0's own loss: averaging it over the ranks would cost a collective per step.
+      std::vector<std::pair<std::string, double>> scalars = {{"train/lr", lr}};
+      if (stepped) scalars.emplace_back("train/loss", result.last_loss);
+      tensorboard_->add_scalars(global_step_, scalars);
     }
     lr_avg.add(lr);
     bad = false;

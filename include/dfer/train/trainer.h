@@ -21,6 +21,8 @@
 
 namespace dfer::train {
 
+class TensorBoardWriter;
+
 struct TrainerSetup {
   std::string task;  // "pretrain" / "finetune": log and metrics labels
   std::shared_ptr<torch::nn::Module> model;
@@ -82,6 +84,7 @@ class Trainer {
   nlohmann::json epoch_partial_;  // running sums of an interrupted epoch
   std::unique_ptr<dist::GradientSync> grad_sync_;
   bool step_stop_ = false;  // some rank was signalled before this step's backward
+  std::unique_ptr<TensorBoardWriter> tensorboard_;  // system.log_dir set, rank 0 only
 };
 
 // Total number of parameters that require a gradient.
