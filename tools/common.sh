@@ -15,8 +15,11 @@ DFER_PACKAGES=(build-essential cmake ninja-build ccache pkg-config python3 pytho
   clang libfuzzer-14-dev libclang-rt-14-dev opencv-data)
 
 # Test-only Python tools from PyPI, into the same .venv: Pillow makes the reference's resize for
-# the resize parity test (tests/unit/test_data_pil_resize.cpp).
-DFER_TEST_WHEELS=("pillow==13.0.0")
+# the resize parity test (tests/unit/test_data_pil_resize.cpp); TensorBoard's event-file reader
+# reads back what system.log_dir wrote (tests/unit/test_train_tensorboard.cpp). The reader imports
+# only numpy, protobuf and absl-py of TensorBoard's dependencies (no grpcio, werkzeug, data server).
+DFER_TEST_WHEELS=("pillow==13.0.0" "tensorboard==2.21.0" "numpy==2.4.6" "protobuf==7.36.2"
+  "absl-py==2.5.1")
 
 step() { echo; echo "==> $*"; }
 fail() { echo "dfer: step failed: $*" >&2; exit 1; }
