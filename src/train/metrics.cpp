@@ -14,6 +14,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "dfer/data/dataset_lists.h"
 #include "dfer/io/atomic_file.h"
 #include "dfer/util/error.h"
 
@@ -198,8 +199,12 @@ std::vector<std::string> class_names_for(const std::string& dataset_name, int64_
   const std::vector<std::string> mafw = {"Anger",   "Disgust",      "Fear",          "Happiness",
                                          "Neutral", "Sadness",      "Surprise",      "Contempt",
                                          "Anxiety", "Helplessness", "Disappointment"};
-  if (num_classes == 7 && (d == "dfew" || d == "synth")) return seven;
+  if (num_classes == 7 && (d == "dfew" || d == "synth" || d == "ferv39k")) return seven;
   if (num_classes == 11 && d == "mafw") return mafw;
+  // The video datasets' orders, as dfer-prep writes their lists (dataset_lists.h).
+  if (num_classes == 8 && d == "ravdess") return data::ravdess_classes();
+  if (num_classes == 6 && (d == "crema-d" || d == "cremad")) return data::cremad_classes();
+  if (num_classes == 6 && d == "enterface") return data::enterface_classes();
   std::vector<std::string> out;
   for (int64_t c = 0; c < num_classes; ++c) out.push_back(std::to_string(c));
   return out;

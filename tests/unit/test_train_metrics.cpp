@@ -76,6 +76,10 @@ TEST_CASE("append_jsonl writes one object per line", "[train][metrics]") {
   CHECK(class_names_for("DFEW", 7)[2] == "Neutral");
   CHECK(class_names_for("MAFW", 11)[4] == "Neutral");
   CHECK(class_names_for("other", 3) == std::vector<std::string>{"0", "1", "2"});
+  CHECK(class_names_for("FERV39k", 7)[0] == "Happy");
+  CHECK(class_names_for("RAVDESS", 8)[7] == "surprised");
+  CHECK(class_names_for("CREMA-D", 6)[3] == "HAP");
+  CHECK(class_names_for("ENTERFACE", 6)[5] == "surprise");
 }
 
 TEST_CASE("keep_epochs_before drops the epochs a resume repeats and a torn last line",

@@ -58,7 +58,8 @@ void append_jsonl(const std::string& path, const nlohmann::json& line);
 // a JSON object with an integer "epoch" (other than a torn last line).
 int64_t keep_epochs_before(const std::string& path, int64_t epoch);
 
-// Known class names for a dataset kind ("DFEW", "synth", "MAFW", ...) when the count matches,
+// Known class names for a dataset kind ("DFEW", "FERV39k", "synth", "MAFW", "RAVDESS", "CREMA-D",
+// "ENTERFACE") when the count matches,
 // else "0".."K-1".
 std::vector<std::string> class_names_for(const std::string& dataset_name, int64_t num_classes);
 
