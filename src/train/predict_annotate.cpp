@@ -38,8 +38,11 @@ void draw(cv::Mat& img, const cv::Rect& box, bool found, const WindowPrediction&
   if (w.top >= 0) {
     const std::string label =
         fmt::format("{} {:.2f}", classes[std::size_t(w.top)], w.probs[std::size_t(w.top)]);
-    cv::putText(img, label, cv::Point(box.x, std::max(int(18 * unit), box.y - int(6 * unit))),
-                cv::FONT_HERSHEY_SIMPLEX, unit, face, thick, cv::LINE_AA);
+    // Under the box when there is room (the bars' panel sits at the top left), else above it.
+    const int below = box.y + box.height + int(22 * unit);
+    const int y = below < img.rows ? below : std::max(int(18 * unit), box.y - int(6 * unit));
+    cv::putText(img, label, cv::Point(box.x, y), cv::FONT_HERSHEY_SIMPLEX, unit, face, thick,
+                cv::LINE_AA);
     // One bar per class at the top left, on a dark panel so it reads on any background.
     const double fs = std::max(0.3, std::min(img.cols, img.rows) / 900.0);  // names' font scale
     const int row = std::max(10, int(std::round(34 * fs))), label_w = int(std::round(190 * fs));
