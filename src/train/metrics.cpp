@@ -199,7 +199,9 @@ std::vector<std::string> class_names_for(const std::string& dataset_name, int64_
   const std::vector<std::string> mafw = {"Anger",   "Disgust",      "Fear",          "Happiness",
                                          "Neutral", "Sadness",      "Surprise",      "Contempt",
                                          "Anxiety", "Helplessness", "Disappointment"};
-  if (num_classes == 7 && (d == "dfew" || d == "synth" || d == "ferv39k")) return seven;
+  // DFEW_combine: DFEW's frames relabelled with gaze keep DFEW's classes.
+  if (num_classes == 7 && (d == "dfew" || d == "dfew_combine" || d == "synth" || d == "ferv39k"))
+    return seven;
   if (num_classes == 11 && d == "mafw") return mafw;
   // The video datasets' orders, as dfer-prep writes their lists (dataset_lists.h).
   if (num_classes == 8 && d == "ravdess") return data::ravdess_classes();

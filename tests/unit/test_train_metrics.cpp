@@ -77,6 +77,7 @@ TEST_CASE("append_jsonl writes one object per line", "[train][metrics]") {
   CHECK(class_names_for("MAFW", 11)[4] == "Neutral");
   CHECK(class_names_for("other", 3) == std::vector<std::string>{"0", "1", "2"});
   CHECK(class_names_for("FERV39k", 7)[0] == "Happy");
+  CHECK(class_names_for("DFEW_combine", 7)[6] == "Fear");
   CHECK(class_names_for("RAVDESS", 8)[7] == "surprised");
   CHECK(class_names_for("CREMA-D", 6)[3] == "HAP");
   CHECK(class_names_for("ENTERFACE", 6)[5] == "surprise");
