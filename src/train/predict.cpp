@@ -190,6 +190,7 @@ PredictResult predict(const PredictOptions& o) {
         track = detail::track_faces(*source, cascade, o.margin, clip, o.progress);
         v.detected = track.detected;
         v.tracked = track.tracked;
+        v.face_search = true;
       }
       const auto crops = detail::face_crops(*source, track, m.short_side);
       run_windows(m, crops, track, o, v);

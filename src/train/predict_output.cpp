@@ -88,13 +88,12 @@ void write_predictions(const PredictResult& r, const std::string& out_dir) {
     }
     timeline.push_back({{"video", v.input}, {"fps", v.fps}, {"windows", std::move(windows)}});
     nlohmann::json s = {
-        {"video", v.input},
-        {"frames", v.frames},
-        {"fps", v.fps},
-        {"faces_detected", v.detected},
-        {"faces_tracked", v.tracked},
-        {"face_fraction", v.frames ? double(v.detected + v.tracked) / double(v.frames) : 0.0},
-        {"windows", v.windows.size()}};
+        {"video", v.input}, {"frames", v.frames}, {"fps", v.fps}, {"windows", v.windows.size()}};
+    if (v.face_search) {
+      s["faces_detected"] = v.detected;
+      s["faces_tracked"] = v.tracked;
+      s["face_fraction"] = v.frames ? double(v.detected + v.tracked) / double(v.frames) : 0.0;
+    }
     if (!v.error.empty()) s["error"] = v.error;
     const Summary sm = summarise(v);
     if (sm.top >= 0) {
@@ -120,9 +119,11 @@ std::string describe(const PredictResult& r) {
       continue;
     }
     const Summary s = summarise(v);
-    text += fmt::format(
-        "{}: {} frames at {:.2f} fps, face in {} ({} detected, {} tracked), {} windows", v.input,
-        v.frames, v.fps, v.detected + v.tracked, v.detected, v.tracked, v.windows.size());
+    text += fmt::format("{}: {} frames at {:.2f} fps, ", v.input, v.frames, v.fps);
+    text += v.face_search ? fmt::format("face in {} ({} detected, {} tracked), ",
+                                        v.detected + v.tracked, v.detected, v.tracked)
+                          : std::string("frames used whole (no face search), ");
+    text += fmt::format("{} windows", v.windows.size());
     if (s.top >= 0)
       text +=
           fmt::format(", {} (mean p {:.3f})", name_of(r, s.top), s.mean_probs[std::size_t(s.top)]);

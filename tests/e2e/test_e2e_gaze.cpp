@@ -92,6 +92,25 @@ TEST_CASE("gaze and combine train from a pre-trained encoder, relabelled frames 
   CHECK(c.at("final_video_mean_angle_error").get<double>() <
         0.9 * c.at("final_baseline_angle_error").get<double>());
 
+  // dfer-predict with both models on a frame folder of face crops: gaze alone, and classes + gaze.
+  for (const char* run_name : {"gaze", "combine"}) {
+    INFO(run_name);
+    const auto out = root / (std::string("predict_") + run_name);
+    REQUIRE(run({bin("dfer-predict"), "--no-face-detect", "--config",
+                 (root / run_name / "config.yaml").string(), "--weights",
+                 (root / run_name / "checkpoint-best.safetensors").string(), "--out", out.string(),
+                 (synth / "clips" / "00001").string()},
+                log("predict")) == 0);
+    const std::string csv = slurp(out / "timeline.csv");
+    CHECK(csv.substr(0, csv.find('\n')).find(",pitch,yaw") != std::string::npos);
+    const bool classes = std::string(run_name) == "combine";
+    CHECK((csv.find(",p_Happy,") != std::string::npos) == classes);
+    const auto s = read_json(out / "summary.json").at(0);
+    CHECK(s.contains("mean_gaze"));
+    CHECK(s.contains("top_class") == classes);
+    CHECK_FALSE(s.contains("face_fraction"));  // no face search was asked for
+  }
+
   // Relabel the validation videos' emotion frames with the gaze model: video list -> frame list ->
   // per-video CSVs -> `path label pitch yaw`, which dfer-combine then evaluates as its val split.
   const auto rel = root / "relabel";

@@ -42,8 +42,9 @@ struct VideoPrediction {
   std::string input;
   int64_t frames = 0;
   double fps = 0;
-  int64_t detected = 0;  // frames where the cascade found a face
-  int64_t tracked = 0;   // frames where the face was followed by template matching instead
+  int64_t detected = 0;      // frames where the cascade found a face
+  int64_t tracked = 0;       // frames where the face was followed by template matching instead
+  bool face_search = false;  // whether faces were searched (false with --no-face-detect)
   std::vector<WindowPrediction> windows;
   std::string error;  // non-empty: this input failed (the message names it), no windows
 };
