@@ -3,6 +3,10 @@
 
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
+
+#include <memory>
+
 #include "dfer/config/cli.h"
 #include "dfer/dist/launch_env.h"
 #include "dfer/dist/world.h"
@@ -134,12 +138,48 @@ int run_task(const Config& cfg, Task task) {
   throw Error(std::string("unknown task of ") + task_tool_name(task));
 }
 
+namespace {
+
+// The later reference's runner flags (SPEC-later §g), so its launch lines run with the binary
+// swapped: `--config C --output_dir D [--resume CKPT] [--seed N] [--eval] [--dist_eval]`.
+// Pre-training takes --resume and --seed only. Like --output_dir, they win over KEY VALUE.
+struct RunnerFlags {
+  std::string resume;
+  int64_t seed = -1;
+  bool seed_given = false, eval = false, dist_eval = false;
+};
+
+void add_runner_flags(CLI::App& app, RunnerFlags& f, Task task) {
+  app.add_option("--resume", f.resume, "checkpoint to resume from (sets training.resume)")
+      ->type_name("CKPT");
+  app.add_option("--seed", f.seed, "random seed (sets system.seed)")
+      ->each([&f](const std::string&) { f.seed_given = true; });
+  if (task == Task::kPretrain) return;
+  app.add_flag("--eval", f.eval, "evaluate the loaded model and exit (training.eval_only true)");
+  app.add_flag("--dist_eval,--dist-eval", f.dist_eval,
+               "shard the evaluation over the processes (training.dist_eval true)");
+}
+
+void apply_runner_flags(Config& cfg, const RunnerFlags& f) {
+  if (!f.resume.empty()) cfg.set_string("training.resume", f.resume);
+  if (f.seed_given) cfg.set_int("system.seed", f.seed);
+  if (f.eval) cfg.set_bool("training.eval_only", true);
+  if (f.dist_eval) cfg.set_bool("training.dist_eval", true);
+}
+
+}  // namespace
+
 int task_main(int argc, const char* const* argv, Task task) {
   init_process();
   ToolSpec spec;
   spec.name = task_tool_name(task);
   spec.description = task_description(task);
-  spec.after_load = [task](Config& cfg, const CliArgs&) { adapt_config_to_task(cfg, task); };
+  auto flags = std::make_shared<RunnerFlags>();
+  spec.add_options = [flags, task](CLI::App& app) { add_runner_flags(app, *flags, task); };
+  spec.after_load = [task, flags](Config& cfg, const CliArgs&) {
+    apply_runner_flags(cfg, *flags);
+    adapt_config_to_task(cfg, task);
+  };
   spec.job = [task](const Config& cfg) { return run_task(cfg, task); };
   return run_config_tool(argc, argv, spec);
 }

@@ -188,3 +188,37 @@ TEST_CASE("dfer-model bench -v prints the per-step debug lines, without -v none"
   CHECK(text.find("[debug] bench train step 3: data ") != std::string::npos);
   CHECK(text.find("[debug] bench eval step 3: ") != std::string::npos);
 }
+
+TEST_CASE("the later reference's runner flags: --resume --seed --eval --dist_eval --local_rank",
+          "[e2e][cli]") {
+  const auto& d = dfer::test::tiny_data();
+  const auto dump = (d.root / "runner_dump.log").string();
+  REQUIRE(run({bin("dfer-finetune"), "--config", "configs/synth_finetune.yaml", "--output_dir",
+               (d.root / "runner").string(), "--resume", "some/checkpoint-3.pth", "--seed", "7",
+               "--eval", "--dist_eval", "--local_rank=1", "--dump-config"},
+              dump) == 0);
+  const std::string text = slurp(dump);
+  CHECK(text.find("resume: some/checkpoint-3.pth") != std::string::npos);
+  CHECK(text.find("seed: 7") != std::string::npos);
+  CHECK(text.find("eval_only: true") != std::string::npos);
+  CHECK(text.find("dist_eval: true") != std::string::npos);
+  // Pre-training has no evaluation to run: its runner takes --resume and --seed only.
+  const auto pre = (d.root / "runner_pre.log").string();
+  CHECK(dfer::test::wait_for(
+            dfer::test::spawn({bin("dfer-pretrain"), "--config", "configs/synth_pretrain.yaml",
+                               "--eval", "--dump-config"},
+                              pre)) == 2);
+  CHECK(slurp(pre).find("--eval") != std::string::npos);
+  // `--eval --resume CKPT` evaluates a trained run's checkpoint and exits.
+  const auto trained = d.root / "runner_trained";
+  REQUIRE(run(finetune_cmd(trained, 1), (d.root / "runner_trained.log").string()) == 0);
+  auto eval = finetune_cmd(d.root / "runner_eval", 1);
+  eval.insert(eval.begin() + 1,
+              {"--eval", "--resume", (trained / "checkpoint-0.safetensors").string()});
+  REQUIRE(run(eval, (d.root / "runner_eval.log").string()) == 0);
+  const auto a = nlohmann::json::parse(slurp(d.root / "runner_eval" / "final_results.json"));
+  const auto b = nlohmann::json::parse(slurp(trained / "final_results.json"));
+  for (const char* key : {"final_uar", "final_war", "final_confusion_matrix", "num_videos"})
+    CHECK(a.at(key) == b.at(key));  // the same weights tested the same way
+  CHECK_FALSE(fs::exists(d.root / "runner_eval" / "checkpoint-0.safetensors"));
+}
