@@ -418,7 +418,10 @@ std::string pth_metadata_json(const PthFile& file, const std::string& skip_key, 
   if (root.kind == Kind::Dict && !is_tensor_dict(&root)) {
     for (const auto& [k, v] : root.entries) {
       if (k->kind == Kind::String && k->str == skip_key) continue;
-      std::string name = k->kind == Kind::String ? k->str : w.render(k).dump();
+      // A non-string key is named by its JSON text; like the output, it may hold any bytes.
+      std::string name = k->kind == Kind::String
+                             ? k->str
+                             : w.render(k).dump(-1, ' ', false, json::error_handler_t::replace);
       out[name] = w.render(v);
     }
   } else if (!is_tensor_dict(&root)) {

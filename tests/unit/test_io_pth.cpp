@@ -496,3 +496,16 @@ TEST_CASE("unpickler: hostile dict keys cost work linear in the input", "[io][pi
   CHECK(dup.root().entries[1].second->i == 4);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }
+
+// Inputs found by tests/fuzz/fuzz_pth, reduced to the data.pkl that triggers each (the whole
+// archives are in tests/fuzz/corpus/pth/regress_*.pth).
+TEST_CASE("fuzz_pth findings stay fixed", "[io][pth]") {
+  SECTION("a non-string top-level key holding invalid UTF-8 in the metadata") {
+    // {("\x84",): 1}: the key's JSON text was dumped strictly and threw nlohmann's type_error.
+    auto p = write_archive("key_utf8.pth",
+                           {{"data.pkl", "\x80\x02}(" + u("\x84") + "\x85" + k1(1) + "u."}});
+    std::string json;
+    REQUIRE_NOTHROW(json = dfer::io::pth_metadata_json(dfer::io::read_pth(p)));
+    CHECK(json == "{\"[\\\"\xef\xbf\xbd\\\"]\":1}");
+  }
+}
