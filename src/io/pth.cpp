@@ -7,7 +7,9 @@
 #include <caffe2/serialize/inline_container.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -36,10 +38,12 @@ std::string zip_out_name(const std::string& path) {
 }
 
 // Reads the start of the file: refuses anything that is not a zip (legacy checkpoints first),
-// and returns the archive folder named by the first zip entry.
-std::string sniff(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+// and returns the archive folder named by the first zip entry and the file's size.
+std::string sniff(const std::string& path, uint64_t* file_size) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw Error(path + ": cannot open checkpoint file");
+  *file_size = static_cast<uint64_t>(std::max<std::streamoff>(in.tellg(), 0));
+  in.seekg(0);
   std::array<uint8_t, 30 + 512> head{};
   in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
   const size_t got = static_cast<size_t>(in.gcount());
@@ -91,20 +95,34 @@ torch::ScalarType to_torch(pickle::StorageDtype d) {
 }
 
 // One record as bytes owned by a DataPtr, with the reader's c10::Error turned into ours.
+// LibTorch allocates the size the central directory declares before reading anything, and miniz
+// takes 0xFFFFFFFF without zip64 fields as is: a record may not declare more than the file could
+// hold even deflated (deflate expands at most 1032:1).
 std::pair<std::shared_ptr<at::DataPtr>, size_t> read_record(
     caffe2::serialize::PyTorchStreamReader& reader, const std::string& path,
-    const std::string& name) {
+    const std::string& name, uint64_t file_size) {
+  uint64_t most = 0;
+  if (__builtin_mul_overflow(file_size, uint64_t{1032}, &most)) most = UINT64_MAX;
+  bool present = false;
+  uint64_t declared = 0;
+  std::pair<std::shared_ptr<at::DataPtr>, size_t> out;
   try {
-    if (reader.hasRecord(name)) {
+    present = reader.hasRecord(name);
+    if (present) declared = reader.getRecordSize(name);
+    if (present && declared <= most) {
       auto [ptr, size] = reader.getRecord(name);
-      return {std::make_shared<at::DataPtr>(std::move(ptr)), size};
+      out = {std::make_shared<at::DataPtr>(std::move(ptr)), size};
     }
-  } catch (const std::exception& e) {  // c10::Error, or bad_alloc for an absurd declared size
+  } catch (const std::exception& e) {  // c10::Error, or bad_alloc
     const auto* c10 = dynamic_cast<const c10::Error*>(&e);
     throw Error(path + ": cannot read record '" + name +
                 "': " + (c10 ? c10->what_without_backtrace() : e.what()));
   }
-  throw Error(path + ": record '" + name + "' is missing");
+  if (!present) throw Error(path + ": record '" + name + "' is missing");
+  if (declared > most)
+    throw Error(path + ": record '" + name + "' declares " + std::to_string(declared) +
+                " bytes, more than a " + std::to_string(file_size) + "-byte file can hold");
+  return out;
 }
 
 bool host_is_little_endian() {
@@ -140,7 +158,7 @@ std::string dims(const std::vector<int64_t>& v) {
 }
 
 // Every Tensor node becomes a view of its storage record; a record is read once and shared.
-void materialise(caffe2::serialize::PyTorchStreamReader& reader, PthFile& f) {
+void materialise(caffe2::serialize::PyTorchStreamReader& reader, PthFile& f, uint64_t file_size) {
   struct Storage {
     torch::Tensor flat;
     pickle::StorageDtype dtype;
@@ -150,7 +168,7 @@ void materialise(caffe2::serialize::PyTorchStreamReader& reader, PthFile& f) {
     const std::string rec = "data/" + d.storage_key;
     auto it = storages.find(d.storage_key);
     if (it == storages.end()) {
-      auto [data, nbytes] = read_record(reader, f.path, rec);
+      auto [data, nbytes] = read_record(reader, f.path, rec, file_size);
       const size_t esize = pickle::storage_dtype_size(d.dtype);
       if (nbytes % esize || static_cast<uint64_t>(nbytes / esize) < uint64_t(d.storage_numel))
         throw Error(f.path + ": record '" + rec + "' has " + std::to_string(nbytes) +
@@ -228,7 +246,8 @@ PthFile read_pth(const std::string& path) {
   if (!host_is_little_endian()) throw Error(path + ": .pth reading needs a little-endian host");
   PthFile f;
   f.path = path;
-  f.archive = sniff(path);
+  uint64_t file_size = 0;
+  f.archive = sniff(path, &file_size);
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   try {
     reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
@@ -238,17 +257,17 @@ PthFile read_pth(const std::string& path) {
                 (c10 ? c10->what_without_backtrace() : e.what()));
   }
   if (reader->hasRecord("byteorder")) {  // written by torch >= 2.1; absent means little-endian
-    auto [data, n] = read_record(*reader, path, "byteorder");
+    auto [data, n] = read_record(*reader, path, "byteorder", file_size);
     std::string order(static_cast<const char*>(data->get()), n);
     while (!order.empty() && (order.back() == '\n' || order.back() == ' ')) order.pop_back();
     if (order != "little") throw Error(path + ": byte order '" + order + "' is not supported");
   }
   if (!reader->hasRecord("data.pkl"))
     throw Error(path + ": no data.pkl record (not a torch.save checkpoint; TorchScript?)");
-  auto [pkl, size] = read_record(*reader, path, "data.pkl");
+  auto [pkl, size] = read_record(*reader, path, "data.pkl", file_size);
   if (size > kMaxPickleBytes) throw Error(path + ": data.pkl is implausibly large");
   f.doc = pickle::unpickle(static_cast<const uint8_t*>(pkl->get()), size, path + ":data.pkl");
-  materialise(*reader, f);
+  materialise(*reader, f, file_size);
   return f;
 }
 

@@ -497,8 +497,8 @@ TEST_CASE("unpickler: hostile dict keys cost work linear in the input", "[io][pi
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }
 
-// Inputs found by tests/fuzz/fuzz_pth, reduced to the data.pkl that triggers each (the whole
-// archives are in tests/fuzz/corpus/pth/regress_*.pth).
+// Inputs found by tests/fuzz/fuzz_pth, rebuilt by hand down to the bytes that matter (the
+// fuzzer's own inputs are tests/fuzz/corpus/pth/regress_*.pth).
 TEST_CASE("fuzz_pth findings stay fixed", "[io][pth]") {
   SECTION("a non-string top-level key holding invalid UTF-8 in the metadata") {
     // {("\x84",): 1}: the key's JSON text was dumped strictly and threw nlohmann's type_error.
@@ -507,5 +507,22 @@ TEST_CASE("fuzz_pth findings stay fixed", "[io][pth]") {
     std::string json;
     REQUIRE_NOTHROW(json = dfer::io::pth_metadata_json(dfer::io::read_pth(p)));
     CHECK(json == "{\"[\\\"\xef\xbf\xbd\\\"]\":1}");
+  }
+  SECTION("a central directory entry declaring 0xFFFFFFFF bytes without zip64 fields") {
+    // miniz takes the size as is and LibTorch allocated all 4 GiB before failing to read it.
+    auto p =
+        write_archive("huge_record.pth", {{"data.pkl", "\x80\x02}."}, {"byteorder", "little"}});
+    std::string zip;
+    {
+      std::ifstream in(p, std::ios::binary);
+      zip.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    size_t entry = zip.find("/byteorder", zip.find("PK\x01\x02"));  // its central directory entry
+    REQUIRE(entry != std::string::npos);
+    entry = zip.rfind("PK\x01\x02", entry);
+    zip.replace(entry + 20, 8, 8, '\xff');  // compressed and uncompressed sizes
+    std::ofstream(p, std::ios::binary | std::ios::trunc) << zip;
+    CHECK_THAT(error_of([&] { dfer::io::read_pth(p); }),
+               Catch::Contains(p) && Catch::Contains("'byteorder' declares 4294967295 bytes"));
   }
 }
