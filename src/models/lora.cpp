@@ -15,15 +15,19 @@ namespace dfer::models {
 
 namespace {
 
-const torch::Tensor* find_param(const torch::nn::Module& m, const char* name, bool buffer) {
+// By value: named_parameters() builds a fresh dict, so a pointer into it would dangle once this
+// returns (it did, and the forward then read freed memory: an intermittent crash under load).
+// Undefined when absent.
+torch::Tensor find_param(const torch::nn::Module& m, const char* name, bool buffer) {
   const auto dict = buffer ? m.named_buffers(false) : m.named_parameters(false);
-  return dict.find(name);
+  const torch::Tensor* t = dict.find(name);
+  return t ? *t : torch::Tensor();
 }
 
 }  // namespace
 
 bool has_lora(const torch::nn::LinearImpl& linear) {
-  return find_param(linear, "lora_A", false) != nullptr;
+  return find_param(linear, "lora_A", false).defined();
 }
 
 void add_lora(torch::nn::LinearImpl& linear, const LoraOptions& o) {
@@ -43,13 +47,13 @@ void add_lora(torch::nn::LinearImpl& linear, const LoraOptions& o) {
 
 torch::Tensor lora_delta(const torch::nn::LinearImpl& linear, const torch::Tensor& x, int64_t row0,
                          int64_t rows) {
-  const auto* a = find_param(linear, "lora_A", false);
-  if (!a) return {};
-  const auto& b = *find_param(linear, "lora_B", false);
-  const auto& scale = *find_param(linear, "lora_scale", true);
+  const torch::Tensor a = find_param(linear, "lora_A", false);
+  if (!a.defined()) return {};
+  const torch::Tensor b = find_param(linear, "lora_B", false);
+  const torch::Tensor scale = find_param(linear, "lora_scale", true);
   auto bb = rows < 0 ? b : b.narrow(0, row0, rows);
   namespace F = torch::nn::functional;
-  return F::linear(F::linear(x, a->to(x.scalar_type())), bb.to(x.scalar_type())) *
+  return F::linear(F::linear(x, a.to(x.scalar_type())), bb.to(x.scalar_type())) *
          scale.to(x.scalar_type());
 }
 
