@@ -3,6 +3,7 @@
 #include "dfer/io/pth.h"
 
 #include "dfer/util/error.h"
+#include "pth_zip.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <nlohmann/json.hpp>
@@ -94,15 +95,19 @@ torch::ScalarType to_torch(pickle::StorageDtype d) {
   throw Error("invalid storage dtype");
 }
 
+std::string too_large(const std::string& path, const std::string& name, uint64_t declared,
+                      uint64_t file_size) {
+  return path + ": record '" + name + "' declares " + std::to_string(declared) +
+         " bytes, more than a " + std::to_string(file_size) + "-byte file can hold";
+}
+
 // One record as bytes owned by a DataPtr, with the reader's c10::Error turned into ours.
-// LibTorch allocates the size the central directory declares before reading anything, and miniz
-// takes 0xFFFFFFFF without zip64 fields as is: a record may not declare more than the file could
-// hold even deflated (deflate expands at most 1032:1).
+// LibTorch allocates the size the central directory declares before reading anything: a record
+// may not declare more than the file could hold (pth_zip.h).
 std::pair<std::shared_ptr<at::DataPtr>, size_t> read_record(
     caffe2::serialize::PyTorchStreamReader& reader, const std::string& path,
     const std::string& name, uint64_t file_size) {
-  uint64_t most = 0;
-  if (__builtin_mul_overflow(file_size, uint64_t{1032}, &most)) most = UINT64_MAX;
+  const uint64_t most = detail::record_size_limit(file_size);
   bool present = false;
   uint64_t declared = 0;
   std::pair<std::shared_ptr<at::DataPtr>, size_t> out;
@@ -119,9 +124,7 @@ std::pair<std::shared_ptr<at::DataPtr>, size_t> read_record(
                 "': " + (c10 ? c10->what_without_backtrace() : e.what()));
   }
   if (!present) throw Error(path + ": record '" + name + "' is missing");
-  if (declared > most)
-    throw Error(path + ": record '" + name + "' declares " + std::to_string(declared) +
-                " bytes, more than a " + std::to_string(file_size) + "-byte file can hold");
+  if (declared > most) throw Error(too_large(path, name, declared, file_size));
   return out;
 }
 
@@ -248,6 +251,13 @@ PthFile read_pth(const std::string& path) {
   f.path = path;
   uint64_t file_size = 0;
   f.archive = sniff(path, &file_size);
+  {  // LibTorch's reader reads records inside its constructor too: check every size first.
+    std::ifstream in(path, std::ios::binary);
+    std::string name;
+    const uint64_t largest = detail::largest_declared_size(in, file_size, &name);
+    if (largest > detail::record_size_limit(file_size))
+      throw Error(too_large(path, name, largest, file_size));
+  }
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   try {
     reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);

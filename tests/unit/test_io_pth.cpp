@@ -523,6 +523,41 @@ TEST_CASE("fuzz_pth findings stay fixed", "[io][pth]") {
     zip.replace(entry + 20, 8, 8, '\xff');  // compressed and uncompressed sizes
     std::ofstream(p, std::ios::binary | std::ios::trunc) << zip;
     CHECK_THAT(error_of([&] { dfer::io::read_pth(p); }),
-               Catch::Contains(p) && Catch::Contains("'byteorder' declares 4294967295 bytes"));
+               Catch::Contains(p) && Catch::Contains("byteorder' declares 4294967295 bytes"));
+  }
+  SECTION("the version record, read inside LibTorch's reader, declaring 2.3 GiB") {
+    auto p = write_archive("huge_version.pth", {{"data.pkl", "\x80\x02}."}});
+    std::string zip;
+    {
+      std::ifstream in(p, std::ios::binary);
+      zip.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    size_t entry = zip.rfind("PK\x01\x02", zip.rfind("/version"));
+    REQUIRE(entry != std::string::npos);
+    zip.replace(entry + 20, 8, "\xff\xff\xff\xff\xff\xff\x16\x92", 8);
+    std::ofstream(p, std::ios::binary | std::ios::trunc) << zip;
+    CHECK_THAT(error_of([&] { dfer::io::read_pth(p); }),
+               Catch::Contains(p) && Catch::Contains("version' declares 2450980863 bytes"));
+  }
+  SECTION("a zip64 extended size of 2^62 bytes") {
+    // A minimal zip by hand: one local header, one central directory entry whose uncompressed
+    // size 0xFFFFFFFF defers to a zip64 extra field, and the end record.
+    auto le = [](uint64_t v, int n) {
+      std::string s;
+      for (int k = 0; k < n; ++k) s += static_cast<char>((v >> (8 * k)) & 0xFF);
+      return s;
+    };
+    const std::string name = "a/version";
+    std::string zip = "PK\x03\x04" + std::string(22, '\0') + le(name.size(), 2) + le(0, 2) + name;
+    const size_t dir = zip.size();
+    zip += "PK\x01\x02" + std::string(16, '\0') + le(0, 4) + le(0xFFFFFFFF, 4) +
+           le(name.size(), 2) + le(12, 2) + std::string(14, '\0') + name + le(1, 2) + le(8, 2) +
+           le(uint64_t{1} << 62, 8);
+    zip += "PK\x05\x06" + std::string(4, '\0') + le(1, 2) + le(1, 2) + le(zip.size() - dir, 4) +
+           le(dir, 4) + le(0, 2);
+    auto p = (dfer::test::temp_dir("pth") / "zip64_size.pth").string();
+    std::ofstream(p, std::ios::binary) << zip;
+    CHECK_THAT(error_of([&] { dfer::io::read_pth(p); }),
+               Catch::Contains("a/version' declares 4611686018427387904 bytes"));
   }
 }
