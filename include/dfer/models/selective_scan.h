@@ -38,12 +38,18 @@ torch::Tensor selective_scan(const torch::Tensor& u, const torch::Tensor& delta,
                              const torch::Tensor& z, const torch::Tensor& delta_bias,
                              bool delta_softplus = true, int64_t chunk = 64);
 
+// How a chunk is scanned inside (the results agree to rounding): one fused step per token
+// (kSequential: least memory traffic, the CPU choice) or log2(chunk) whole-chunk steps of an
+// associative scan (kLogDepth: few operator launches, the GPU choice). kAuto picks by device.
+enum class ScanAlgorithm { kAuto, kSequential, kLogDepth };
+
 // The chunked path itself, never dispatched to CUDA kernels: the fallback and the yardstick the
 // CUDA kernel is checked against.
 torch::Tensor selective_scan_chunked(const torch::Tensor& u, const torch::Tensor& delta,
                                      const torch::Tensor& A, const torch::Tensor& Bm,
                                      const torch::Tensor& Cm, const torch::Tensor& D,
                                      const torch::Tensor& z, const torch::Tensor& delta_bias,
-                                     bool delta_softplus = true, int64_t chunk = 64);
+                                     bool delta_softplus = true, int64_t chunk = 64,
+                                     ScanAlgorithm algorithm = ScanAlgorithm::kAuto);
 
 }  // namespace dfer::models
