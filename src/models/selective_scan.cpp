@@ -7,7 +7,13 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <vector>
+
+#if DFER_CUDA_SCAN
+#include "dfer/models/selective_scan_cuda.h"
+#endif
 
 namespace dfer::models {
 
@@ -63,6 +69,18 @@ torch::Tensor finish(torch::Tensor y, const torch::Tensor& u, const torch::Tenso
   if (z.defined()) y = y * torch::silu(z);
   return y;
 }
+
+#if DFER_CUDA_SCAN
+// DFER_SCAN=chunked in the environment keeps CUDA tensors on the chunked path: the GPU check and
+// benchmarks compare the two with the same binary. Read once.
+bool cuda_kernel_wanted() {
+  static const bool wanted = [] {
+    const char* v = std::getenv("DFER_SCAN");
+    return v == nullptr || std::strcmp(v, "chunked") != 0;
+  }();
+  return wanted;
+}
+#endif
 
 // One chunk of T steps from state h0 (B, E, N): u, dt (B, E, T); Bm, Cm (B, N, T). Returns the
 // chunk's C.h (B, E, T) and its last state. The decays exp(dt A) have exponents <= 0, so nothing
@@ -220,10 +238,12 @@ torch::Tensor selective_scan(const torch::Tensor& u, const torch::Tensor& delta,
                              const torch::Tensor& Cm, const torch::Tensor& D,
                              const torch::Tensor& z, const torch::Tensor& delta_bias,
                              bool delta_softplus, int64_t chunk) {
-  // ---- CUDA kernel dispatch point --------------------------------------------------------
-  // A CUDA build with DFER_CUDA_SCAN sends CUDA tensors to the fused kernel
-  // (dfer/models/selective_scan_cuda.h) here; everything else takes the chunked path.
-  // ------------------------------------------------------------------------------------------
+  // A CUDA build with DFER_CUDA_SCAN sends the CUDA tensors the fused kernel takes to it
+  // (dfer/models/selective_scan_cuda.h); everything else takes the chunked path.
+#if DFER_CUDA_SCAN
+  if (cuda_kernel_wanted() && selective_scan_cuda_supports(u, A))
+    return selective_scan_cuda(u, delta, A, Bm, Cm, D, z, delta_bias, delta_softplus);
+#endif
   return selective_scan_chunked(u, delta, A, Bm, Cm, D, z, delta_bias, delta_softplus, chunk);
 }
 

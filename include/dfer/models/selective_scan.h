@@ -31,7 +31,8 @@ torch::Tensor selective_scan_reference(const torch::Tensor& u, const torch::Tens
 // function) saves only the inputs and the chunk-boundary states and recomputes each chunk in
 // reverse order. In a CUDA build with DFER_CUDA_SCAN, CUDA tensors go to
 //   torch::Tensor selective_scan_cuda(u, delta, A, Bm, Cm, D, z, delta_bias, delta_softplus)
-// (selective_scan_cuda.h: the same arguments without `chunk`, differentiable) instead.
+// (selective_scan_cuda.h: the same arguments without `chunk`, differentiable) instead, unless the
+// environment says DFER_SCAN=chunked.
 torch::Tensor selective_scan(const torch::Tensor& u, const torch::Tensor& delta,
                              const torch::Tensor& A, const torch::Tensor& Bm,
                              const torch::Tensor& Cm, const torch::Tensor& D,
