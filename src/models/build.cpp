@@ -11,6 +11,7 @@ namespace dfer::models {
 
 std::shared_ptr<torch::nn::Module> build_model(const ModelSpec& spec) {
   validate(spec);
+  if (spec.backbone == "videomamba") return build_videomamba(spec).ptr();
   if (spec.kind == ModelKind::kPretrain) return build_pretrain(spec).ptr();
   return build_finetune(spec).ptr();
 }
@@ -19,7 +20,17 @@ VisionTransformer build_finetune(const ModelSpec& spec) {
   if (spec.kind != ModelKind::kFinetune)
     throw UsageError(
         fmt::format("model '{}' is a pre-train model, not a fine-tune model", spec.name));
+  if (spec.backbone != "vit")
+    throw UsageError(
+        fmt::format("model '{}' is a {}, not a vision transformer", spec.name, spec.backbone));
   return VisionTransformer(spec);
+}
+
+VisionMamba build_videomamba(const ModelSpec& spec) {
+  if (spec.backbone != "videomamba")
+    throw UsageError(
+        fmt::format("model '{}' is not a VideoMamba (backbone '{}')", spec.name, spec.backbone));
+  return VisionMamba(spec);
 }
 
 PretrainVisionTransformer build_pretrain(const ModelSpec& spec) {
@@ -39,6 +50,12 @@ PretrainVisionTransformer as_pretrain(const std::shared_ptr<torch::nn::Module>& 
   auto p = std::dynamic_pointer_cast<PretrainVisionTransformerImpl>(m);
   if (!p) throw Error("model is not a PretrainVisionTransformer");
   return PretrainVisionTransformer(p);
+}
+
+VisionMamba as_videomamba(const std::shared_ptr<torch::nn::Module>& m) {
+  auto p = std::dynamic_pointer_cast<VisionMambaImpl>(m);
+  if (!p) throw Error("model is not a VisionMamba");
+  return VisionMamba(p);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> unique_named_parameters(

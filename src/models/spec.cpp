@@ -38,14 +38,58 @@ int64_t ModelSpec::num_outputs() const {
 }
 
 std::vector<std::string> model_names() {
-  return {"vit_base_patch16_160", "vit_base_dim512_no_depth_patch16_160",
+  return {"vit_base_patch16_160",
+          "vit_base_dim512_no_depth_patch16_160",
           "pretrain_videomae_base_patch16_160",
-          "pretrain_videomae_base_dim512_no_depth_patch16_160"};
+          "pretrain_videomae_base_dim512_no_depth_patch16_160",
+          "videomamba_tiny",
+          "videomamba_small",
+          "videomamba_middle",
+          "videomamba_base_dim512_patch16_160"};
 }
+
+namespace {
+
+// VideoMamba entry points. tiny/small/middle: upstream's video classifier with its class
+// defaults (224 px, 8 frames, tubelet 1, drop path 0.1, cls pooling, learned positions); the
+// dim512 one: the later reference's ViM (160 px, 16 frames, tubelet 2, mean pooling, sinusoid
+// spatial table). Returns false for other names.
+bool videomamba_spec(const std::string& name, ModelSpec& s) {
+  const std::pair<const char*, std::pair<int64_t, int64_t>> sizes[] = {
+      {"videomamba_tiny", {192, 24}},
+      {"videomamba_small", {384, 24}},
+      {"videomamba_middle", {576, 32}},
+      {"videomamba_base_dim512_patch16_160", {512, 32}}};
+  for (const auto& [n, dims] : sizes) {
+    if (name != n) continue;
+    s.backbone = "videomamba";
+    s.embed_dim = dims.first;
+    s.depth = dims.second;
+    s.num_heads = 1;  // unused by Mamba blocks
+    s.qkv_bias = false;
+    s.norm_eps = 1e-5;
+    s.drop_path_rate = 0.1;
+    s.d_state = 16;
+    s.d_conv = 4;
+    s.expand = 2;
+    const bool fork = name == "videomamba_base_dim512_patch16_160";
+    s.img_size = fork ? 160 : 224;
+    s.patch_size = 16;
+    s.num_frames = fork ? 16 : 8;
+    s.tubelet_size = fork ? 2 : 1;
+    s.mamba_learned_pos = !fork;
+    s.use_mean_pooling = fork;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 ModelSpec spec_from_name(const std::string& name) {
   ModelSpec s;
   s.name = name;
+  if (videomamba_spec(name, s)) return s;
   // Shared by the four entry points: 160 px, 16 px patches, q/v bias, LayerNorm eps 1e-6.
   s.img_size = 160;
   s.patch_size = 16;
@@ -117,6 +161,32 @@ bool one_of(const std::string& v, std::initializer_list<const char*> allowed) {
   return false;
 }
 
+// What the VideoMamba classifier supports today; the ViT-only options must stay at their
+// defaults so that a config asking for them fails here rather than being ignored.
+void validate_videomamba(const ModelSpec& s) {
+  require(s.kind == ModelKind::kFinetune, "backbone",
+          "videomamba is a fine-tune (classifier) backbone only for now");
+  require(s.d_state > 0, "d_state", "must be positive");
+  require(s.d_conv > 0, "d_conv", "must be positive");
+  require(s.expand > 0, "expand", "must be positive");
+  const std::pair<double, const char*> rates[] = {{s.drop_rate, "drop_rate"},
+                                                  {s.drop_path_rate, "drop_path_rate"},
+                                                  {s.fc_drop_rate, "fc_drop_rate"}};
+  for (const auto& [v, f] : rates)
+    require(v >= 0.0 && v < 1.0, f, fmt::format("{} must be in [0, 1)", v));
+  require(!s.keep_temporal_dim || s.use_mean_pooling, "keep_temporal_dim",
+          "per-frame outputs need mean pooling (use_mean_pooling)");
+  const std::pair<bool, const char*> unsupported[] = {
+      {!s.head_activation.empty(), "head_activation"},
+      {!s.heads.empty(), "heads"},
+      {s.decoder_hidden != 0, "decoder_hidden"},
+      {s.lora_rank != 0, "lora_rank"},
+      {s.init_scale != 0.0, "init_scale"},
+      {s.init_values != 0.0, "init_values"}};
+  for (const auto& [set, f] : unsupported)
+    require(!set, f, "is not supported with backbone videomamba");
+}
+
 }  // namespace
 
 void validate(const ModelSpec& s) {
@@ -128,9 +198,16 @@ void validate(const ModelSpec& s) {
                       s.tubelet_size));
   require(s.in_chans > 0, "in_chans", "must be positive");
   require(s.num_classes >= 0, "num_classes", "must be >= 0");
-  require(s.embed_dim > 0 && s.num_heads > 0 && s.embed_dim % s.num_heads == 0, "num_heads",
-          fmt::format("embed_dim {} must be divisible by num_heads {}", s.embed_dim, s.num_heads));
+  require(s.embed_dim > 0, "embed_dim", "must be positive");
   require(s.depth >= 0, "depth", "must be >= 0");
+  require(one_of(s.backbone, {"vit", "videomamba"}), "backbone",
+          fmt::format("'{}' is not one of vit, videomamba", s.backbone));
+  if (s.backbone == "videomamba") {
+    validate_videomamba(s);
+    return;
+  }
+  require(s.num_heads > 0 && s.embed_dim % s.num_heads == 0, "num_heads",
+          fmt::format("embed_dim {} must be divisible by num_heads {}", s.embed_dim, s.num_heads));
   require(s.mlp_ratio > 0, "mlp_ratio", "must be positive");
   const std::pair<double, const char*> rates[] = {{s.drop_rate, "drop_rate"},
                                                   {s.attn_drop_rate, "attn_drop_rate"},
@@ -183,6 +260,13 @@ void validate(const ModelSpec& s) {
 
 std::string describe(const ModelSpec& s) {
   auto g = s.token_grid();
+  if (s.backbone == "videomamba")
+    return fmt::format(
+        "fine-tune {}: VideoMamba ({}, {} pooling) dim {} depth {} d_state {} expand {}, input "
+        "{}x{}x{}, tokens 1+{}x{}x{}, {} classes",
+        s.name, s.mamba_learned_pos ? "learned positions" : "sinusoid positions",
+        s.use_mean_pooling ? "mean" : "cls", s.embed_dim, s.depth, s.d_state, s.expand,
+        s.num_frames, s.img_size, s.img_size, g[0], g[1], g[2], s.num_classes);
   std::string arch;
   if (s.attn_type == "local_global") {
     auto r = s.lg_num_regions();

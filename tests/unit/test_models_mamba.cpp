@@ -1,8 +1,12 @@
 // VideoMamba: the chunked selective scan against the sequential loop (values and gradients, in
-// double), its gradient against finite differences, and the mixer, block and model structure.
+// double), its gradient against finite differences, the mixer's flip semantics, the model's
+// parameter names, sizes and initialisation, the registry and a training smoke run.
 #include <catch2/catch.hpp>
 
+#include "dfer/models/build.h"
+#include "dfer/models/mamba.h"
 #include "dfer/models/selective_scan.h"
+#include "dfer/models/videomamba.h"
 #include "dfer/util/error.h"
 
 #include <ATen/autocast_mode.h>
@@ -186,4 +190,216 @@ TEST_CASE("selective scan rejects inconsistent shapes", "[models][mamba][scan]")
   CHECK_THROWS_AS(
       selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.D, in.z, in.delta_bias, true, 0),
       dfer::Error);
+}
+
+namespace {
+
+BiMamba tiny_mixer() {
+  MambaOptions o;
+  o.d_model = 8;
+  o.d_state = 3;
+  o.scan_chunk = 4;
+  BiMamba m(o);
+  m->to(torch::kFloat64);
+  torch::NoGradGuard g;
+  for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.3);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("bidirectional mixer: backward direction runs on the time-reversed sequence",
+          "[models][mamba]") {
+  torch::manual_seed(5);
+  auto m = tiny_mixer();
+  torch::NoGradGuard g;
+  auto h = torch::randn({2, 11, 8}, torch::kFloat64);
+  auto out = m->forward(h);
+  REQUIRE(out.sizes() == h.sizes());
+  auto xz = m->in_proj(h).transpose(1, 2);
+  auto y_f = m->direction(xz, false), y_b = m->direction(xz.flip({2}), true);
+  CHECK(max_diff(out, m->out_proj((y_f + y_b.flip({2})).transpose(1, 2))) < 1e-12);
+
+  // Forward causal, backward anti-causal: changing token 6 leaves y_f before it and the
+  // (re-flipped) y_b after it untouched.
+  auto h2 = h.clone();
+  h2.select(1, 6).add_(1.0);
+  auto xz2 = m->in_proj(h2).transpose(1, 2);
+  auto y_f2 = m->direction(xz2, false), y_b2 = m->direction(xz2.flip({2}), true).flip({2});
+  CHECK(max_diff(y_f2.narrow(2, 0, 6), y_f.narrow(2, 0, 6)) == 0.0);
+  CHECK(max_diff(y_b2.narrow(2, 7, 4), y_b.flip({2}).narrow(2, 7, 4)) == 0.0);
+  CHECK(max_diff(y_f2.narrow(2, 6, 5), y_f.narrow(2, 6, 5)) > 1e-6);
+  CHECK(max_diff(y_b2.narrow(2, 0, 7), y_b.flip({2}).narrow(2, 0, 7)) > 1e-6);
+
+  // With the backward copies equal to the forward parameters the mixer commutes with reversal.
+  m->conv1d_b->weight.copy_(m->conv1d->weight);
+  m->conv1d_b->bias.copy_(m->conv1d->bias);
+  m->x_proj_b->weight.copy_(m->x_proj->weight);
+  m->dt_proj_b->weight.copy_(m->dt_proj->weight);
+  m->dt_proj_b->bias.copy_(m->dt_proj->bias);
+  m->A_b_log.copy_(m->A_log);
+  m->D_b.copy_(m->D);
+  CHECK(max_diff(m->forward(h.flip({1})), m->forward(h).flip({1})) < 1e-12);
+}
+
+TEST_CASE("VideoMamba-S parameter names and shapes follow upstream", "[models][mamba]") {
+  auto spec = spec_from_name("videomamba_small");
+  spec.num_classes = 400;
+  auto model = as_videomamba(build_model(spec));
+  std::map<std::string, std::vector<int64_t>> shapes;
+  int64_t total = 0, layer0 = 0;
+  for (const auto& kv : model->named_parameters()) {
+    shapes[kv.key()] = kv.value().sizes().vec();
+    total += kv.value().numel();
+    if (kv.key().rfind("layers.0.", 0) == 0) layer0 += kv.value().numel();
+  }
+  using V = std::vector<int64_t>;
+  const std::map<std::string, V> want = {{"layers.0.mixer.in_proj.weight", V{1536, 384}},
+                                         {"layers.0.mixer.conv1d.weight", V{768, 1, 4}},
+                                         {"layers.0.mixer.conv1d.bias", V{768}},
+                                         {"layers.0.mixer.x_proj.weight", V{56, 768}},
+                                         {"layers.0.mixer.dt_proj.weight", V{768, 24}},
+                                         {"layers.0.mixer.dt_proj.bias", V{768}},
+                                         {"layers.0.mixer.A_log", V{768, 16}},
+                                         {"layers.0.mixer.D", V{768}},
+                                         {"layers.0.mixer.conv1d_b.weight", V{768, 1, 4}},
+                                         {"layers.0.mixer.conv1d_b.bias", V{768}},
+                                         {"layers.0.mixer.x_proj_b.weight", V{56, 768}},
+                                         {"layers.0.mixer.dt_proj_b.weight", V{768, 24}},
+                                         {"layers.0.mixer.dt_proj_b.bias", V{768}},
+                                         {"layers.0.mixer.A_b_log", V{768, 16}},
+                                         {"layers.0.mixer.D_b", V{768}},
+                                         {"layers.0.mixer.out_proj.weight", V{384, 768}},
+                                         {"layers.0.norm.weight", V{384}},
+                                         {"patch_embed.proj.weight", V{384, 3, 1, 16, 16}},
+                                         {"patch_embed.proj.bias", V{384}},
+                                         {"cls_token", V{1, 1, 384}},
+                                         {"pos_embed", V{1, 197, 384}},
+                                         {"temporal_pos_embedding", V{1, 8, 384}},
+                                         {"layers.23.norm.weight", V{384}},
+                                         {"norm_f.weight", V{384}},
+                                         {"head.weight", V{400, 384}},
+                                         {"head.bias", V{400}}};
+  for (const auto& [name, shape] : want) {
+    INFO(name);
+    REQUIRE(shapes.count(name));
+    CHECK(shapes[name] == shape);
+  }
+  CHECK(shapes.size() == 24 * 17 + 8);
+  CHECK(layer0 == 1043328);  // SPEC-videomamba §2.1
+  CHECK(total == 25568656);  // 25.57M with a 400-class head
+}
+
+TEST_CASE("VideoMamba initialisation keeps upstream's quirks", "[models][mamba]") {
+  torch::manual_seed(6);
+  auto spec = spec_from_name("videomamba_tiny");
+  spec.depth = 4;
+  spec.img_size = 32;
+  spec.num_classes = 5;
+  auto model = build_videomamba(spec);
+  auto logN = torch::log(torch::arange(1, 17, torch::kFloat32));
+  for (int i = 0; i < 4; ++i) {
+    auto& mixer = *model->layers[i]->as<MambaBlockImpl>()->mixer;
+    // segm_init_weights re-initialised the dt bias of the Mamba init to 0.
+    CHECK(mixer.dt_proj->bias.abs().max().item<double>() == 0.0);
+    CHECK(mixer.dt_proj_b->bias.abs().max().item<double>() == 0.0);
+    for (const auto* a : {&mixer.A_log, &mixer.A_b_log}) {
+      CHECK(a->sizes() == torch::IntArrayRef({384, 16}));
+      CHECK(torch::equal(*a, logN.expand({384, 16})));
+    }
+    CHECK(torch::equal(mixer.D, torch::ones({384})));
+    // Linears: trunc-normal 0.02; out_proj: kaiming-uniform(a=sqrt 5) / sqrt(depth), i.e.
+    // uniform(+-1/sqrt(fan_in) / 2) here.
+    CHECK(mixer.x_proj->weight.std().item<double>() == Approx(0.02).epsilon(0.05));
+    CHECK(mixer.dt_proj->weight.std().item<double>() == Approx(0.02).epsilon(0.1));
+    const double bound = 1.0 / std::sqrt(384.0) / 2.0;
+    CHECK(mixer.out_proj->weight.abs().max().item<double>() <= bound);
+    CHECK(mixer.out_proj->weight.abs().max().item<double>() > 0.9 * bound);
+  }
+  CHECK(model->cls_token.abs().max().item<double>() == 0.0);
+  CHECK(model->temporal_pos_embedding.abs().max().item<double>() == 0.0);
+  CHECK(model->pos_embed.std().item<double>() == Approx(0.02).epsilon(0.1));
+  CHECK(model->head->bias.abs().max().item<double>() == 0.0);
+}
+
+TEST_CASE("VideoMamba registry, validation and the later reference's flavour", "[models][mamba]") {
+  for (const auto& name : {"videomamba_tiny", "videomamba_small", "videomamba_middle",
+                           "videomamba_base_dim512_patch16_160"}) {
+    auto s = spec_from_name(name);
+    CHECK(s.backbone == "videomamba");
+    CHECK_NOTHROW(validate(s));
+    CHECK(describe(s).find("VideoMamba") != std::string::npos);
+  }
+  auto fork = spec_from_name("videomamba_base_dim512_patch16_160");
+  CHECK(fork.embed_dim == 512);
+  CHECK(fork.depth == 32);
+  CHECK(fork.token_grid() == std::array<int64_t, 3>{8, 10, 10});
+  CHECK_FALSE(fork.mamba_learned_pos);
+  CHECK(fork.use_mean_pooling);
+  CHECK(spec_from_name("videomamba_middle").embed_dim == 576);
+
+  // A small model of the fork's flavour: no pos_embed parameter, mean pooling, per-frame output.
+  torch::manual_seed(7);
+  fork.img_size = 32;
+  fork.num_frames = 4;
+  fork.embed_dim = 16;
+  fork.depth = 2;
+  fork.num_classes = 3;
+  auto model = as_videomamba(build_model(fork));
+  for (const auto& kv : model->named_parameters()) CHECK(kv.key() != "pos_embed");
+  CHECK(model->spatial_pos().sizes() == torch::IntArrayRef({1, 5, 16}));
+  model->eval();
+  auto video = torch::randn({2, 3, 4, 32, 32});
+  Taps taps;
+  auto logits = model->forward(video, &taps);
+  CHECK(logits.sizes() == torch::IntArrayRef({2, 3}));
+  CHECK(taps["layers_in"].sizes() == torch::IntArrayRef({2, 1 + 2 * 2 * 2, 16}));
+  CHECK(taps.count("layer1_residual"));
+  fork.keep_temporal_dim = true;
+  auto per_frame = build_videomamba(fork);
+  per_frame->eval();
+  CHECK(per_frame->forward(video).sizes() == torch::IntArrayRef({2, 4, 3}));
+
+  auto bad = spec_from_name("videomamba_tiny");
+  bad.d_state = 0;
+  CHECK_THROWS_AS(validate(bad), dfer::UsageError);
+  bad = spec_from_name("videomamba_tiny");
+  bad.lora_rank = 4;
+  CHECK_THROWS_AS(validate(bad), dfer::UsageError);
+  bad = spec_from_name("videomamba_tiny");
+  bad.backbone = "rnn";
+  CHECK_THROWS_AS(validate(bad), dfer::UsageError);
+  CHECK_THROWS_AS(build_finetune(spec_from_name("videomamba_tiny")), dfer::UsageError);
+  CHECK_THROWS_AS(as_finetune(model.ptr()), dfer::Error);
+}
+
+TEST_CASE("tiny VideoMamba trains: every parameter gets a gradient, bf16 autocast runs",
+          "[models][mamba]") {
+  torch::manual_seed(8);
+  auto s = spec_from_name("videomamba_tiny");
+  s.img_size = 16;
+  s.patch_size = 8;
+  s.num_frames = 4;
+  s.tubelet_size = 2;
+  s.embed_dim = 16;
+  s.depth = 3;
+  s.num_classes = 4;
+  s.drop_path_rate = 0.2;
+  auto model = build_videomamba(s);
+  model->train();
+  auto video = torch::randn({2, 3, 4, 16, 16});
+  model->forward(video).pow(2).sum().backward();
+  for (const auto& kv : model->named_parameters()) {
+    INFO(kv.key());
+    REQUIRE(kv.value().grad().defined());
+    CHECK(torch::isfinite(kv.value().grad()).all().item<bool>());
+  }
+  model->eval();
+  at::autocast::set_autocast_enabled(at::kCPU, true);
+  at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+  Taps taps;
+  auto logits = model->forward(video, &taps);
+  at::autocast::set_autocast_enabled(at::kCPU, false);
+  CHECK(taps["layer2_residual"].scalar_type() == torch::kFloat32);  // the fp32 residual stream
+  CHECK(torch::isfinite(logits).all().item<bool>());
 }

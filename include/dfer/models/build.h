@@ -3,6 +3,7 @@
 
 #include "dfer/models/pretrain.h"
 #include "dfer/models/spec.h"
+#include "dfer/models/videomamba.h"
 #include "dfer/models/vision_transformer.h"
 
 #include <torch/torch.h>
@@ -11,17 +12,20 @@
 
 namespace dfer::models {
 
-// Validates the spec and builds the module its `kind` names, freshly initialised as upstream.
-// The returned pointer is a VisionTransformerImpl (kFinetune) or PretrainVisionTransformerImpl
-// (kPretrain); use as_finetune()/as_pretrain() to get the typed holder.
+// Validates the spec and builds the module its `backbone` and `kind` name, freshly initialised
+// as upstream. The returned pointer is a VisionMambaImpl (backbone "videomamba"), else a
+// VisionTransformerImpl (kFinetune) or PretrainVisionTransformerImpl (kPretrain); use
+// as_videomamba()/as_finetune()/as_pretrain() to get the typed holder.
 std::shared_ptr<torch::nn::Module> build_model(const ModelSpec& spec);
 
-VisionTransformer build_finetune(const ModelSpec& spec);          // throws unless kFinetune
+VisionTransformer build_finetune(const ModelSpec& spec);          // throws unless a ViT kFinetune
 PretrainVisionTransformer build_pretrain(const ModelSpec& spec);  // throws unless kPretrain
+VisionMamba build_videomamba(const ModelSpec& spec);  // throws unless backbone "videomamba"
 
 // Typed views of a build_model() result; throw dfer::Error when the module is of the other kind.
 VisionTransformer as_finetune(const std::shared_ptr<torch::nn::Module>& m);
 PretrainVisionTransformer as_pretrain(const std::shared_ptr<torch::nn::Module>& m);
+VisionMamba as_videomamba(const std::shared_ptr<torch::nn::Module>& m);
 
 // Parameters without the duplicates that shared attention modules (lg_attn_param_sharing_*)
 // register under a second name: what an optimizer must be given. Name = first registration.

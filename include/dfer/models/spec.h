@@ -63,6 +63,19 @@ struct ModelSpec {
   int64_t lora_rank = 0;
   double lora_alpha = 16.0;
 
+  // The encoder family: "vit" (the transformer of attn_type below) or "videomamba"
+  // (videomamba.h: bidirectional Mamba blocks over cls + raster tokens; fine-tune only so far).
+  std::string backbone = "vit";
+  // VideoMamba only. Mamba sizes (upstream ssm_cfg; dt_rank is ceil(embed_dim / 16)).
+  int64_t d_state = 16;
+  int64_t d_conv = 4;
+  int64_t expand = 2;
+  // true: upstream VideoMamba's learned `pos_embed` (1, 1+H'W', D); false: the later reference's
+  // fixed sinusoid table of the same shape (not a parameter). Pooling follows use_mean_pooling:
+  // false = the cls token (upstream), true = mean of the patch tokens (the later reference).
+  bool mamba_learned_pos = true;
+  double fc_drop_rate = 0.0;  // dropout before the head (upstream head_drop)
+
   // Attention type: "joint" (plain ViT blocks) or "local_global" (LGI-Former blocks).
   std::string attn_type = "joint";
   std::array<int64_t, 3> lg_region_size{2, 2, 10};  // (t, h, w) in tokens
@@ -92,7 +105,9 @@ struct ModelSpec {
   int64_t num_outputs() const;          // per clip (or per frame): sum of heads, else num_classes
 };
 
-// Known registry names (the four upstream timm entry points).
+// Known registry names (the four upstream timm entry points of the ViT / LGI-Former, then
+// VideoMamba's videomamba_tiny/small/middle and the later reference's
+// videomamba_base_dim512_patch16_160).
 std::vector<std::string> model_names();
 
 // Defaults for `name`; throws UsageError listing the known names when unknown.
