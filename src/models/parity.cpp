@@ -50,6 +50,24 @@ TensorMap run_finetune(const ModelSpec& spec, const io::NamedTensors& weights,
   return out;
 }
 
+// VideoMamba fixture: logits, features and the taps.
+TensorMap run_videomamba(const ModelSpec& spec, const io::NamedTensors& weights,
+                         const TensorMap& inputs, const fs::path& input_file,
+                         const torch::Device& device) {
+  auto model = build_videomamba(spec);
+  load_state(*model, weights, /*strict=*/true);
+  model->to(device);
+  model->eval();
+  torch::NoGradGuard guard;
+  auto video = fixture_tensor(inputs, "video", input_file.string()).to(device);
+  Taps taps;
+  auto [logits, features] = model->forward_with_features(video, &taps);
+  TensorMap out(taps.begin(), taps.end());
+  out["logits"] = logits;
+  out["features"] = features;
+  return out;
+}
+
 MaeTargetOptions engine_options(const json& config, const ModelSpec& spec) {
   MaeTargetOptions o;
   o.patch_size = spec.patch_size;
@@ -225,9 +243,12 @@ ParityResult run_parity(const std::string& fixture_dir, const ParityOptions& opt
   }
   TensorMap ours;
   try {
-    ours = spec.kind == ModelKind::kPretrain
-               ? run_pretrain(spec, config, weights, inputs, input_file, options.device)
-               : run_finetune(spec, weights, inputs, input_file, options.device);
+    if (spec.backbone == "videomamba")
+      ours = run_videomamba(spec, weights, inputs, input_file, options.device);
+    else if (spec.kind == ModelKind::kPretrain)
+      ours = run_pretrain(spec, config, weights, inputs, input_file, options.device);
+    else
+      ours = run_finetune(spec, weights, inputs, input_file, options.device);
   } catch (const c10::Error& e) {
     // LibTorch messages carry a C++ backtrace; the first line is what matters here.
     restore();

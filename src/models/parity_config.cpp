@@ -118,6 +118,49 @@ std::map<std::string, Setter> pretrain_setters() {
   return m;
 }
 
+// VideoMamba's VisionMamba constructor. The fused-kernel switches only choose how the same
+// arithmetic runs upstream, but only the configuration this model implements (RMSNorm, fp32
+// residual, fused add+norm, bidirectional v2 mixer) is accepted.
+std::map<std::string, Setter> videomamba_setters() {
+  std::map<std::string, Setter> m;
+  m["img_size"] = [](ModelSpec& s, const json& v) { s.img_size = as_int(v); };
+  m["patch_size"] = [](ModelSpec& s, const json& v) { s.patch_size = as_int(v); };
+  m["depth"] = [](ModelSpec& s, const json& v) { s.depth = as_int(v); };
+  m["embed_dim"] = [](ModelSpec& s, const json& v) { s.embed_dim = as_int(v); };
+  m["channels"] = [](ModelSpec& s, const json& v) { s.in_chans = as_int(v); };
+  m["num_classes"] = [](ModelSpec& s, const json& v) { s.num_classes = as_int(v); };
+  m["drop_rate"] = [](ModelSpec& s, const json& v) { s.drop_rate = v.get<double>(); };
+  m["drop_path_rate"] = [](ModelSpec& s, const json& v) { s.drop_path_rate = v.get<double>(); };
+  m["fc_drop_rate"] = [](ModelSpec& s, const json& v) { s.fc_drop_rate = v.get<double>(); };
+  m["norm_epsilon"] = [](ModelSpec& s, const json& v) { s.norm_eps = v.get<double>(); };
+  m["kernel_size"] = [](ModelSpec& s, const json& v) { s.tubelet_size = as_int(v); };
+  m["num_frames"] = [](ModelSpec& s, const json& v) { s.num_frames = as_int(v); };
+  m["ssm_cfg"] = [](ModelSpec& s, const json& v) {
+    if (v.is_null()) return;
+    if (!v.is_object()) throw Error("ssm_cfg must be null or an object");
+    for (const auto& [key, value] : v.items()) {
+      if (key == "d_state")
+        s.d_state = as_int(value);
+      else if (key == "d_conv")
+        s.d_conv = as_int(value);
+      else if (key == "expand")
+        s.expand = as_int(value);
+      else
+        throw Error(
+            fmt::format("ssm_cfg key '{}' is not supported (d_state, d_conv, expand)", key));
+    }
+  };
+  m["initializer_cfg"] = [](ModelSpec&, const json& v) {
+    require_value(v, nullptr, "initializer_cfg");
+  };
+  for (const char* flag : {"fused_add_norm", "rms_norm", "residual_in_fp32", "bimamba"})
+    m[flag] = [flag](ModelSpec&, const json& v) { require_value(v, true, flag); };
+  // Activation checkpointing upstream: no effect on the values.
+  m["use_checkpoint"] = [](ModelSpec&, const json& v) { (void)v.get<bool>(); };
+  m["checkpoint_num"] = [](ModelSpec&, const json& v) { (void)as_int(v); };
+  return m;
+}
+
 }  // namespace
 
 ModelSpec spec_from_reference_config(const json& config) {
@@ -137,6 +180,12 @@ ModelSpec spec_from_reference_config(const json& config) {
     spec.num_classes = 0;
     spec.lg_region_size = {2, 2, 10};
     setters = pretrain_setters();
+  } else if (cls == "videomamba.VisionMamba (videomamba/video_sm/models/videomamba.py)") {
+    // The class defaults: videomamba_tiny's width and depth at 224 px, 8 frames, tubelet 1.
+    spec = spec_from_name("videomamba_tiny");
+    spec.name = "VisionMamba";
+    spec.num_classes = 1000;
+    setters = videomamba_setters();
   } else {
     throw Error(fmt::format("reference config: unknown model_class '{}'", cls));
   }

@@ -102,3 +102,29 @@ TEST_CASE("reference config mapping rejects unknown or unsupported arguments", "
   CHECK_THROWS_AS(run_parity((dfer::test::temp_dir("parity-missing") / "nope").string()),
                   dfer::Error);
 }
+
+TEST_CASE("parity: videomamba_tiny_small", "[models][parity][mamba]") {
+  check_fixture("videomamba_tiny_small", AttentionBackend::kFused);
+}
+
+TEST_CASE("VideoMamba reference config mapping accounts for every constructor argument",
+          "[models][parity][mamba]") {
+  if (!dfer::test::require_fixture("reference/videomamba_tiny_small")) return;
+  const auto dir = dfer::test::fixtures_root() / "reference" / "videomamba_tiny_small";
+  auto cfg = read_fixture_config(dir.string());
+  auto s = spec_from_reference_config(cfg);
+  CHECK(s.backbone == "videomamba");
+  CHECK(s.tubelet_size == 1);
+  CHECK(s.num_frames == 8);
+  CHECK_FALSE(s.use_mean_pooling);
+  cfg["constructor"]["ssm_cfg"] = {{"d_state", 8}};
+  CHECK(spec_from_reference_config(cfg).d_state == 8);
+  cfg["constructor"]["ssm_cfg"] = {{"dt_rank", 8}};
+  CHECK_THROWS_AS(spec_from_reference_config(cfg), dfer::Error);
+  cfg["constructor"]["ssm_cfg"] = nullptr;
+  cfg["constructor"]["bimamba"] = false;
+  CHECK_THROWS_AS(spec_from_reference_config(cfg), dfer::Error);
+  cfg["constructor"]["bimamba"] = true;
+  cfg["constructor"]["if_devide_out"] = true;
+  CHECK_THROWS_AS(spec_from_reference_config(cfg), dfer::Error);
+}
