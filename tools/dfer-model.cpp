@@ -19,6 +19,7 @@
 #include "dfer/models/attention.h"
 #include "dfer/models/build.h"
 #include "dfer/models/lora.h"
+#include "dfer/models/scan_check.h"
 #include "dfer/models/summary.h"
 #include "dfer/train/bench.h"
 #include "dfer/train/dist_bench.h"
@@ -123,6 +124,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bench->add_option("--json", b_json, "--dist: also write the result of rank 0 to this file");
 
+  auto* scan_check = app.add_subcommand(
+      "scan-check", "fused CUDA selective scan against the chunked LibTorch scan: errors, times");
+  std::string sc_device = "cuda";
+  int sc_runs = 5;
+  scan_check->add_option("--device", sc_device, "cuda[:N] (cpu: says why it skips the kernel)")
+      ->capture_default_str();
+  scan_check->add_option("--runs", sc_runs, "timed runs per measurement (median reported)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -222,6 +233,10 @@ int main(int argc, char** argv) {
         if (b_train) std::cout << dfer::train::bench_train(to).to_string() << "\n";
         if (b_eval) std::cout << dfer::train::bench_eval(to).to_string() << "\n";
       }
+    } else if (*scan_check) {
+      const auto r = dfer::models::check_scan_kernel({torch::Device(sc_device), sc_runs});
+      std::cout << r.report;
+      if (!r.passed) return 1;
     } else if (*merge) {
       int64_t merged = 0;
       auto plain = dfer::models::merge_lora(dfer::io::load_weights_any(m_in), &merged);
