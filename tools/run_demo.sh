@@ -49,5 +49,6 @@ for run in finetune_pretrained finetune_scratch; do
 done
 echo
 echo "outputs: $out/{pretrain,finetune_pretrained,finetune_scratch}"
-echo "  checkpoints (checkpoint-N.safetensors), metrics.jsonl, log.txt, final_results.json,"
+echo "  checkpoints (checkpoint-N.safetensors), metrics.jsonl, log.txt (the reference's JSON lines),"
+echo "  train.log (human log), final_results.json,"
 echo "  test_predictions.csv, config.yaml; total time $(( $(date +%s) - start )) s"

@@ -35,6 +35,10 @@ void add_system_keys(std::vector<KeyDef>& out) {
   s.i("num_threads", 0, "dfer: CPU threads per process; 0 = OMP_NUM_THREADS or all cores").min(0);
   s.s("precision", "fp32", "dfer: compute precision (ORIG trained with fp16 autocast)")
       .choices({"fp32", "bf16", "fp16"});
+  s.s("log_txt", "yacs",
+      "dfer: key names of log.txt's JSON lines: yacs (test_<k>, as the later runners) | mae_dfer "
+      "(val_<k>, as run_class_finetuning.py; set by MAE-DFER command-line flags)")
+      .choices({"yacs", "mae_dfer"});
 
   SectionAdder w(out, "wandb");
   w.b("use_wandb", false, "upstream Weights & Biases logging; not available here").no_effect();

@@ -17,6 +17,7 @@
 #include "dfer/train/evaluate.h"
 #include "dfer/train/losses.h"
 #include "dfer/train/model_factory.h"
+#include "dfer/train/original_log.h"
 #include "dfer/train/param_groups.h"
 #include "dfer/train/preflight.h"
 #include "dfer/train/trainable.h"
@@ -74,6 +75,9 @@ void final_test(const Config& cfg, models::VisionTransformer& model, const model
   j["weights"] = weights;
   j["predictions_file"] = "test_predictions.csv";
   io::write_file_atomic((fs::path(out) / "final_results.json").string(), j.dump(2) + "\n");
+  append_original_log(
+      out, original_final_line(j, parse_original_log_style(cfg.get_string("system.log_txt")),
+                               cfg.get_bool("training.eval_only")));
   spdlog::info("wrote {}/final_results.json and test_predictions.csv", out);
 }
 

@@ -15,6 +15,7 @@
 #include "dfer/train/engines.h"
 #include "dfer/train/gaze_evaluate.h"
 #include "dfer/train/model_factory.h"
+#include "dfer/train/original_log.h"
 #include "dfer/train/param_groups.h"
 #include "dfer/train/trainer.h"
 #include "dfer/util/error.h"
@@ -60,8 +61,9 @@ struct Best {
   int64_t epoch = -1;
 };
 
-void write_final(const std::string& out, const GazeEvalResult& r, const GazeTask& task,
-                 const Best& best, const Selection& sel, int64_t epochs) {
+void write_final(const Config& cfg, const GazeEvalResult& r, const GazeTask& task, const Best& best,
+                 const Selection& sel, int64_t epochs) {
+  const std::string out = cfg.get_string("system.output_dir");
   if (out.empty() || !dist::world().is_main()) return;
   nlohmann::json j = r.to_json("final_");
   j["task"] = task.combine ? "combine" : "regression";
@@ -71,6 +73,9 @@ void write_final(const std::string& out, const GazeEvalResult& r, const GazeTask
   j["val_metric"] = sel.key;
   j["videos_file"] = "val_videos.csv";
   io::write_file_atomic((fs::path(out) / "final_results.json").string(), j.dump(2) + "\n");
+  append_original_log(
+      out, original_final_line(j, parse_original_log_style(cfg.get_string("system.log_txt")),
+                               cfg.get_bool("training.eval_only")));
   write_gaze_video_csv((fs::path(out) / "val_videos.csv").string(), r, task.combine);
   spdlog::info("wrote {}/final_results.json and val_videos.csv", out);
 }
@@ -129,7 +134,7 @@ int run_gaze(const Config& cfg, bool combine) {
     model->eval();
     auto r = evaluate_gaze(forward, *val_loader, 0, task, eo, mean);
     spdlog::info("evaluation: {}", summary_line(r, combine));
-    write_final(out, r, task, Best{}, sel, 0);
+    write_final(cfg, r, task, Best{}, sel, 0);
     return 0;
   }
 
@@ -187,7 +192,7 @@ int run_gaze(const Config& cfg, bool combine) {
       *last = evaluate_gaze(forward, *val_loader, r.epochs_done, task, eo, mean);
     }
     spdlog::info("final ({}): {}", weights, summary_line(*last, combine));
-    write_final(out, *last, task, *best, sel, r.epochs_done);
+    write_final(cfg, *last, task, *best, sel, r.epochs_done);
   }
   return 0;
 }

@@ -136,7 +136,11 @@ std::string ClassificationMetrics::to_string(const std::vector<std::string>& nam
 }
 
 void append_jsonl(const std::string& path, const nlohmann::json& line) {
-  const std::string text = line.dump() + "\n";
+  append_line(path, line.dump());
+}
+
+void append_line(const std::string& path, const std::string& line) {
+  const std::string text = line + "\n";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw Error("cannot open " + path + ": " + std::strerror(errno));
   const char* p = text.data();

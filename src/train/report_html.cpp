@@ -176,14 +176,14 @@ std::string report_html(const RunData& run) {
   }
   out += "<section id=\"timing\">\n<h2>Timing</h2>\n" + timing_html(run.metrics);
   if (!run.log_first_time.empty())
-    out += "<p class=\"sub\">log.txt: first line " + html_escape(run.log_first_time) +
+    out += "<p class=\"sub\">train.log: first line " + html_escape(run.log_first_time) +
            ", last line " + html_escape(run.log_last_time) + "</p>\n";
   out += "</section>\n";
   out += "<section id=\"config\">\n<h2>Effective config (config.yaml)</h2>\n<pre>" +
          html_escape(run.config_yaml) + "</pre>\n</section>\n";
   out +=
       "<footer>Written by dfer-report from the run folder's metrics.jsonl, final_results.json, "
-      "config.yaml and log.txt.</footer>\n</body>\n</html>\n";
+      "config.yaml and train.log.</footer>\n</body>\n</html>\n";
   return out;
 }
 

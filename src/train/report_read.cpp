@@ -16,6 +16,7 @@
 
 #include "dfer/train/metrics.h"
 #include "dfer/util/error.h"
+#include "dfer/util/log.h"
 #include "dfer/util/strings.h"
 
 namespace fs = std::filesystem;
@@ -248,7 +249,8 @@ RunData read_run(const fs::path& dir) {
   read_config(dir / "config.yaml", run, task);
   run.metrics = read_metrics(dir / "metrics.jsonl");
   read_final(dir / "final_results.json", run, task);
-  read_log(dir / "log.txt", run);
+  // The human log; runs of older dfer versions kept it in log.txt.
+  read_log(fs::exists(dir / kHumanLogName) ? dir / kHumanLogName : dir / "log.txt", run);
   if (starts_with(run.model_name, "pretrain_"))
     run.kind = "pre-training";
   else if (task == "regression")

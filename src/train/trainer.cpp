@@ -18,6 +18,7 @@
 #include "dfer/models/weights.h"
 #include "dfer/train/checkpoint.h"
 #include "dfer/train/metrics.h"
+#include "dfer/train/original_log.h"
 #include "dfer/train/progress.h"
 #include "dfer/train/signals.h"
 #include "dfer/train/tensorboard.h"
@@ -146,10 +147,13 @@ FitResult Trainer::fit() {
                  grad_sync_->stats().buckets, grad_sync_->stats().bytes / 1e6, world.backend());
   const std::string metrics_path = (std::filesystem::path(out_dir_) / "metrics.jsonl").string();
   // Epochs after the checkpoint run again: their lines from the killed run go.
+  const auto log_style = parse_original_log_style(cfg_.get_string("system.log_txt"));
+  const std::string original_log = (std::filesystem::path(out_dir_) / kOriginalLogName).string();
   if (world.is_main()) {
     if (const int64_t n = keep_epochs_before(metrics_path, start_epoch_); n > 0)
       spdlog::info("metrics.jsonl: removed {} line(s) of epochs that run again from epoch {}", n,
                    start_epoch_);
+    if (start_epoch_ < epochs_) prune_original_log(original_log, start_epoch_);
   }
   // A new event file per process start; a resumed run marks its restart step, so TensorBoard
   // drops what the killed run logged past it.
@@ -171,7 +175,10 @@ FitResult Trainer::fit() {
     if (s_.on_epoch_end) line.update(s_.on_epoch_end(epoch));
     line["n_parameters"] = n_params;
     line["epoch_time_s"] = seconds_since(t0);
-    if (world.is_main()) append_jsonl(metrics_path, line);
+    if (world.is_main()) {
+      append_jsonl(metrics_path, line);
+      append_original_log(out_dir_, original_epoch_line(line, log_style));
+    }
     if (tensorboard_) {
       std::vector<std::pair<std::string, double>> scalars;
       for (const auto& [key, value] : line.items())
@@ -366,8 +373,13 @@ nlohmann::json Trainer::train_one_epoch(int64_t epoch, int64_t start_batch, FitR
       "{} epoch {}/{}: loss {:.4f}, lr {:.4g}, {:.1f} clips/s, data wait {:.1f} s of {:.1f} s",
       s_.task, epoch + 1, epochs_, loss_avg.mean(), lr_avg.mean(),
       elapsed > 0 ? static_cast<double>(clips) / elapsed : 0.0, data_wait, elapsed);
+  // The reference's min_lr meter: the lowest group's rate (layer decay scales the early layers).
+  double min_scale = 1.0;
+  for (const auto& g : s_.groups) min_scale = std::min(min_scale, g.lr_scale);
   return {{"train_loss", loss_avg.mean()},
           {"train_lr", lr_avg.mean()},
+          {"train_min_lr", lr_avg.mean() * min_scale},
+          {"train_loss_scale", scaler_.enabled() ? scaler_.scale() : 1.0},
           {"train_last_lr", lr},
           {"train_weight_decay", wd},
           {"train_grad_norm", gnorm_avg.mean()},

@@ -1,4 +1,4 @@
-// spdlog wiring: one default logger with a console sink and an optional log.txt sink.
+// spdlog wiring: one default logger with a console sink and an optional train.log sink.
 #include "dfer/util/log.h"
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -35,7 +35,7 @@ void add_log_file(const std::string& dir) {
                                return dynamic_cast<spdlog::sinks::basic_file_sink_mt*>(s.get());
                              }),
               sinks.end());
-  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir + "/log.txt", false);
+  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir + "/" + kHumanLogName, false);
   file->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   sinks.push_back(file);
   logger->flush_on(spdlog::level::info);

@@ -173,7 +173,7 @@ TEST_CASE("torchrun: 2 processes reach the parameters and metrics of 1", "[e2e][
   const std::string log = (data().root / "torchrun_b2.log").string();
   REQUIRE(run(args, log) == 0);
   INFO(slurp(log));
-  CHECK(slurp(two / "log.txt").find("distributed: 2 processes over gloo") != std::string::npos);
+  CHECK(slurp(two / "train.log").find("distributed: 2 processes over gloo") != std::string::npos);
   // torchrun (not the fallback) ran it: its agent's store served the rendezvous.
   CHECK(slurp(log).find("starting 2 processes directly") == std::string::npos);
   check_same_run(one, two);
@@ -206,7 +206,7 @@ TEST_CASE("Slurm environment: 2 tasks reach the parameters and metrics of 1", "[
   }
   for (pid_t p : pids) CHECK(wait_for(p) == 0);
   INFO(slurp(data().root / "slurm_0.log") << slurp(data().root / "slurm_1.log"));
-  CHECK(slurp(two / "log.txt").find("slurm rank 0 of 2") != std::string::npos);
+  CHECK(slurp(two / "train.log").find("slurm rank 0 of 2") != std::string::npos);
   check_same_run(one, two);
 }
 
@@ -288,8 +288,8 @@ TEST_CASE("torchrun restarts a job whose rank died, and it resumes exactly", "[e
   ::kill(workers.back(), SIGKILL);
   REQUIRE(wait_for(launcher) == 0);
   INFO(slurp(log));
-  CHECK(slurp(restarted / "log.txt").find("resumed from checkpoint-") != std::string::npos);
-  CHECK(slurp(restarted / "log.txt").find("restart 1") != std::string::npos);
+  CHECK(slurp(restarted / "train.log").find("resumed from checkpoint-") != std::string::npos);
+  CHECK(slurp(restarted / "train.log").find("restart 1") != std::string::npos);
   const auto x = dfer::io::load_safetensors((straight / "checkpoint-2.safetensors").string());
   const auto y = dfer::io::load_safetensors((restarted / "checkpoint-2.safetensors").string());
   REQUIRE(x.size() == y.size());

@@ -63,7 +63,7 @@ fs::path finetune_run() {
   write_file(dir / "config.yaml", kConfig);
   write_file(dir / "metrics.jsonl", finetune_metrics());
   write_file(dir / "final_results.json", final_results());
-  write_file(dir / "log.txt",
+  write_file(dir / "train.log",
              "[2026-01-02 03:04:05.678] [info] start\nno stamp\n"
              "[2026-01-02 04:05:06.789] [info] end\n");
   return dir;

@@ -50,6 +50,8 @@ struct Average {
 // Appends one compact JSON object as a line to `path` and flushes (fsync) it, so a crash loses at
 // most the line being written. Throws dfer::Error naming the file.
 void append_jsonl(const std::string& path, const nlohmann::json& line);
+// The same for a line of text (a newline is added).
+void append_line(const std::string& path, const std::string& line);
 
 // Rewrites the epoch log `path` (atomically) keeping only the lines of epochs < `epoch`, in order:
 // a resume from the end of epoch `epoch - 1` repeats the later epochs, which would otherwise be

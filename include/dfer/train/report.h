@@ -1,4 +1,5 @@
-// Run reports (dfer-report): a run folder (metrics.jsonl, final_results.json, config.yaml, log.txt)
+// Run reports (dfer-report): a run folder (metrics.jsonl, final_results.json, config.yaml,
+// train.log)
 // -> one self-contained HTML page with inline SVG plots, and the same plots as PNG files.
 //
 // The plots are built once as a small display list (Figure: lines, rectangles, circles, text in
@@ -48,10 +49,10 @@ struct RunData {
   std::vector<std::pair<std::string, std::string>> final_scalars;
   bool has_final_results = false;
   std::optional<ConfusionData> confusion;
-  std::string log_first_time, log_last_time;  // timestamps of log.txt's first and last lines
+  std::string log_first_time, log_last_time;  // timestamps of train.log's first and last lines
 };
 
-// Reads a run folder. metrics.jsonl and config.yaml are required, final_results.json and log.txt
+// Reads a run folder. metrics.jsonl and config.yaml are required, final_results.json and train.log
 // are optional. A missing or malformed file throws dfer::Error naming the file (and the line for
 // metrics.jsonl, final_results.json and config.yaml).
 RunData read_run(const std::filesystem::path& dir);
