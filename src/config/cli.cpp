@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <exception>
@@ -13,6 +14,7 @@
 
 #include "dfer/util/error.h"
 #include "dfer/util/log.h"
+#include "dfer/util/strings.h"
 
 namespace dfer {
 
@@ -41,10 +43,27 @@ void add_common_options(CLI::App& app, CliArgs& args, std::vector<std::string>& 
     for (const auto& t : tokens) {
       const bool negative_number = t.size() > 1 && t[0] == '-' &&
                                    (std::isdigit(static_cast<unsigned char>(t[1])) || t[1] == '.');
-      if (t.size() > 1 && t[0] == '-' && !negative_number)
-        throw CLI::ExtrasError(app.get_name(), std::vector<std::string>{t});
+      if (t.size() > 1 && t[0] == '-' && !negative_number) {
+        std::string nearest;
+        std::size_t best = std::string::npos;
+        for (const auto& [name, takes_value] : option_names(app)) {
+          const std::size_t d = edit_distance(t.substr(0, t.find('=')), name);
+          if (d < best) best = d, nearest = name;
+        }
+        throw UsageError("unknown flag " + t + "; the nearest known flag is " + nearest);
+      }
     }
   });
+}
+
+std::vector<std::pair<std::string, bool>> option_names(const CLI::App& app) {
+  std::vector<std::pair<std::string, bool>> out;
+  for (const CLI::Option* opt : app.get_options()) {
+    const bool takes_value = opt->get_expected_min() > 0;  // flags expect 0 values
+    for (const auto& l : opt->get_lnames()) out.emplace_back("--" + l, takes_value);
+    for (const auto& s : opt->get_snames()) out.emplace_back("-" + s, takes_value);
+  }
+  return out;
 }
 
 std::vector<std::pair<std::string, std::string>> pair_overrides(
@@ -71,7 +90,18 @@ int run_config_tool(int argc, const char* const* argv, const ToolSpec& spec) {
   add_common_options(app, args, tokens);
   if (spec.add_options) spec.add_options(app);
   try {
-    app.parse(argc, argv);
+    if (spec.rewrite_args) {
+      auto args =
+          spec.rewrite_args(std::vector<std::string>(argv + 1, argv + argc), option_names(app));
+      std::reverse(args.begin(), args.end());  // CLI11 takes a vector last argument first
+      app.parse(args);
+    } else {
+      app.parse(argc, argv);
+    }
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: error: %s\nRun with --help for more information.\n",
+                 spec.name.c_str(), e.what());
+    return 2;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

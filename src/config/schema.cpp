@@ -9,6 +9,8 @@
 #include <cmath>
 #include <map>
 
+#include "dfer/util/strings.h"
+
 namespace dfer::config {
 
 const std::vector<std::string>& sections() {
@@ -58,24 +60,6 @@ const KeyDef* find_key(std::string_view full_name) {
   auto it = kIndex.find(to_lower(full_name));
   return it == kIndex.end() ? nullptr : it->second;
 }
-
-namespace {
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-}  // namespace
 
 std::string suggest_key(std::string_view full_name) {
   const std::string want = to_lower(full_name);

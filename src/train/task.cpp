@@ -13,6 +13,7 @@
 #include "dfer/models/build.h"
 #include "dfer/models/summary.h"
 #include "dfer/train/engines.h"
+#include "dfer/train/mae_dfer_flags.h"
 #include "dfer/train/model_factory.h"
 #include "dfer/train/precision.h"
 #include "dfer/util/error.h"
@@ -176,7 +177,21 @@ int task_main(int argc, const char* const* argv, Task task) {
   spec.description = task_description(task);
   auto flags = std::make_shared<RunnerFlags>();
   spec.add_options = [flags, task](CLI::App& app) { add_runner_flags(app, *flags, task); };
-  spec.after_load = [task, flags](Config& cfg, const CliArgs&) {
+  // MAE-DFER's own scripts call run_class_finetuning.py / run_mae_pretraining.py with argparse
+  // flags: translated into config overrides (mae_dfer_flags.h).
+  auto notes = std::make_shared<std::vector<std::string>>();
+  if (task == Task::kFinetune || task == Task::kPretrain) {
+    spec.rewrite_args = [task, notes](const std::vector<std::string>& args,
+                                      const std::vector<std::pair<std::string, bool>>& own) {
+      std::vector<NativeFlag> native;
+      for (const auto& [name, takes_value] : own) native.push_back({name, takes_value});
+      auto t = translate_mae_dfer_args(args, task == Task::kPretrain, native);
+      *notes = t.notes;
+      return t.args;
+    };
+  }
+  spec.after_load = [task, flags, notes](Config& cfg, const CliArgs&) {
+    for (const auto& n : *notes) spdlog::warn("{}", n);
     apply_runner_flags(cfg, *flags);
     adapt_config_to_task(cfg, task);
   };

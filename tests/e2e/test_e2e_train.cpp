@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -43,6 +44,7 @@ TEST_CASE("pre-train 2 epochs, then fine-tune 2 epochs from it", "[e2e][train]")
   CHECK(fs::exists(pre / "checkpoint-1.state.safetensors"));
   CHECK(fs::exists(pre / "config.yaml"));
   CHECK(fs::exists(pre / "log.txt"));
+  CHECK(fs::exists(pre / "train.log"));
   const auto pre_lines = read_jsonl(pre / "metrics.jsonl");
   REQUIRE(pre_lines.size() == 2);
   CHECK(std::isfinite(pre_lines[1].at("train_loss").get<double>()));
@@ -58,7 +60,7 @@ TEST_CASE("pre-train 2 epochs, then fine-tune 2 epochs from it", "[e2e][train]")
             .at("weights")
             .get<std::string>()
             .find("best-epoch model") == 0);
-  CHECK(slurp(ft / "log.txt").find("loaded pre-trained weights") != std::string::npos);
+  CHECK(slurp(ft / "train.log").find("loaded pre-trained weights") != std::string::npos);
   CHECK(fs::exists(ft / "checkpoint-1.safetensors"));
   const auto lines = read_jsonl(ft / "metrics.jsonl");
   REQUIRE(lines.size() == 2);
@@ -124,7 +126,7 @@ TEST_CASE("SIGTERM saves a loadable checkpoint and exits 143", "[e2e][train][sig
   const std::string log = (d.root / "term.log").string();
   const pid_t pid = spawn(finetune_cmd(out, 4), log, {{"DFER_TEST_STEP_DELAY_MS", "300"}});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (slurp(out / "log.txt").find("finetune: 4 epochs") == std::string::npos &&
+  while (slurp(out / "train.log").find("finetune: 4 epochs") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
@@ -220,5 +222,206 @@ TEST_CASE("the later reference's runner flags: --resume --seed --eval --dist_eva
   const auto b = nlohmann::json::parse(slurp(trained / "final_results.json"));
   for (const char* key : {"final_uar", "final_war", "final_confusion_matrix", "num_videos"})
     CHECK(a.at(key) == b.at(key));  // the same weights tested the same way
+  // No training step: no checkpoint and no epoch line; log.txt holds the --eval result only.
   CHECK_FALSE(fs::exists(d.root / "runner_eval" / "checkpoint-0.safetensors"));
+  CHECK_FALSE(fs::exists(d.root / "runner_eval" / "metrics.jsonl"));
+  const auto eval_log = slurp(d.root / "runner_eval" / "log.txt");
+  CHECK(std::count(eval_log.begin(), eval_log.end(), '\n') == 1);
+  CHECK(nlohmann::json::parse(eval_log).at("final_uar") == b.at("final_uar"));
+}
+
+namespace {
+
+// Every line of a log.txt as JSON (a line that does not parse fails the test, naming it).
+std::vector<nlohmann::json> original_log_lines(const fs::path& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    INFO(path.string() << ": " << line);
+    REQUIRE(nlohmann::json::accept(line));
+    out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+// The dfer-finetune / dfer-pretrain --dump-config output of `args`.
+std::string dumped_config(std::vector<std::string> args, const fs::path& log) {
+  args.push_back("--dump-config");
+  REQUIRE(run(args, log.string()) == 0);
+  return slurp(log);
+}
+
+}  // namespace
+
+TEST_CASE("MAE-DFER's script flags run dfer-pretrain and dfer-finetune, log.txt as the reference",
+          "[e2e][cli]") {
+  const auto& d = dfer::test::tiny_data();
+  const auto pre = d.root / "mae_dfer_pre", ft = d.root / "mae_dfer_ft";
+  const std::vector<std::string> tiny = {"model.patch_size",   "16", "model.embed_dim", "32",
+                                         "model.num_heads",    "2",  "system.device",   "cpu",
+                                         "system.num_threads", "1"};
+  // MAE-DFER's scripts/voxceleb2/pretrain_*.sh and scripts/dfew/finetune_*.sh, argument for
+  // argument, with tiny sizes; the model's width only exists as dfer KEY VALUE pairs.
+  std::vector<std::string> pretrain = {bin("dfer-pretrain"),
+                                       "--data_path",
+                                       (d.root / "synth" / "pretrain.csv").string(),
+                                       "--mask_type",
+                                       "part_window",
+                                       "--mask_ratio",
+                                       "0.5",
+                                       "--input_size",
+                                       "32",
+                                       "--model",
+                                       "pretrain_videomae_base_dim512_no_depth_patch16_160",
+                                       "--encoder_depth",
+                                       "2",
+                                       "--decoder_depth",
+                                       "1",
+                                       "--batch_size",
+                                       "8",
+                                       "--num_frames",
+                                       "4",
+                                       "--sampling_rate",
+                                       "2",
+                                       "--opt",
+                                       "adamw",
+                                       "--opt_betas",
+                                       "0.9",
+                                       "0.95",
+                                       "--warmup_epochs",
+                                       "1",
+                                       "--save_ckpt_freq",
+                                       "1",
+                                       "--epochs",
+                                       "2",
+                                       "--log_dir",
+                                       pre.string(),
+                                       "--output_dir",
+                                       pre.string(),
+                                       "--lr",
+                                       "3e-4",
+                                       "--num_workers",
+                                       "2",
+                                       "--attn_type",
+                                       "local_global",
+                                       "--part_win_size",
+                                       "2",
+                                       "1",
+                                       "2",
+                                       "--lg_region_size",
+                                       "2",
+                                       "1",
+                                       "2",
+                                       "--use_frame_diff_as_target"};
+  pretrain.insert(pretrain.end(), tiny.begin(), tiny.end());
+  pretrain.insert(pretrain.end(),
+                  {"model.decoder_embed_dim", "16", "model.decoder_num_heads", "2"});
+  REQUIRE(run(pretrain, (d.root / "mae_dfer_pre.log").string()) == 0);
+  const auto pre_log = original_log_lines(pre / "log.txt");
+  REQUIRE(pre_log.size() == 2);
+  for (const char* key : {"train_lr", "train_min_lr", "train_loss", "train_loss_scale",
+                          "train_weight_decay", "train_grad_norm", "epoch", "n_parameters"})
+    CHECK(pre_log[1].contains(key));
+  CHECK(pre_log[1].at("epoch") == 1);
+
+  std::vector<std::string> finetune = {bin("dfer-finetune"),
+                                       "--model",
+                                       "vit_base_dim512_no_depth_patch16_160",
+                                       "--depth",
+                                       "2",
+                                       "--data_set",
+                                       "DFEW",
+                                       "--nb_classes",
+                                       "7",
+                                       "--data_path",
+                                       (d.root / "synth").string(),
+                                       "--finetune",
+                                       (pre / "checkpoint-1.safetensors").string(),
+                                       "--log_dir",
+                                       ft.string(),
+                                       "--output_dir",
+                                       ft.string(),
+                                       "--batch_size",
+                                       "8",
+                                       "--num_sample",
+                                       "1",
+                                       "--input_size",
+                                       "32",
+                                       "--short_side_size",
+                                       "32",
+                                       "--save_ckpt_freq",
+                                       "1000",
+                                       "--num_frames",
+                                       "4",
+                                       "--sampling_rate",
+                                       "2",
+                                       "--opt",
+                                       "adamw",
+                                       "--lr",
+                                       "1e-3",
+                                       "--opt_betas",
+                                       "0.9",
+                                       "0.999",
+                                       "--weight_decay",
+                                       "0.05",
+                                       "--epochs",
+                                       "2",
+                                       "--warmup_epochs",
+                                       "1",
+                                       "--dist_eval",
+                                       "--test_num_segment",
+                                       "2",
+                                       "--test_num_crop",
+                                       "2",
+                                       "--attn_type",
+                                       "local_global",
+                                       "--lg_region_size",
+                                       "2",
+                                       "1",
+                                       "2",
+                                       "--lg_classify_token_type",
+                                       "region",
+                                       "--num_workers",
+                                       "2"};
+  finetune.insert(finetune.end(), tiny.begin(), tiny.end());
+  // The same settings in YAML form give the same effective config.
+  const auto yaml = d.root / "mae_dfer_ft.yaml";
+  std::ofstream(yaml) << "model: {name: vit_base_dim512_no_depth_patch16_160, depth: 2, "
+                         "input_size: 32, attn_type: local_global, lg_region_size: [2, 1, 2], "
+                         "lg_classify_token_type: region, patch_size: 16, embed_dim: 32, "
+                         "num_heads: 2}\n"
+                      << "data: {dataset_name: DFEW, num_classes: 7, data_path: '"
+                      << (d.root / "synth").string()
+                      << "', batch_size: 8, short_side_size: 32, num_frames: 4, sampling_rate: 2, "
+                         "test_num_segment: 2, test_num_crop: 2, num_workers: 2}\n"
+                      << "augmentation: {num_sample: 1}\n"
+                      << "optimization: {optimizer: adamw, lr: 1.0e-3, opt_betas: [0.9, 0.999], "
+                         "weight_decay: 0.05, warmup_epochs: 1}\n"
+                      << "training: {finetune: '" << (pre / "checkpoint-1.safetensors").string()
+                      << "', save_ckpt_freq: 1000, epochs: 2, dist_eval: true}\n"
+                      << "system: {log_dir: '" << ft.string()
+                      << "', device: cpu, num_threads: 1, log_txt: mae_dfer}\n";
+  const std::string from_flags = dumped_config(finetune, d.root / "mae_dfer_flags.yaml");
+  const std::string from_yaml =
+      dumped_config({bin("dfer-finetune"), "--config", yaml.string(), "--output_dir", ft.string()},
+                    d.root / "mae_dfer_yaml.yaml");
+  CHECK(from_flags == from_yaml);
+  CHECK(from_flags.find("lg_region_size: [2, 1, 2]") != std::string::npos);
+
+  REQUIRE(run(finetune, (d.root / "mae_dfer_ft.log").string()) == 0);
+  const auto results = nlohmann::json::parse(slurp(ft / "final_results.json"));
+  const auto lines = original_log_lines(ft / "log.txt");
+  REQUIRE(lines.size() == 3);  // two epochs, then the final results
+  for (const char* key :
+       {"train_lr", "train_min_lr", "train_loss", "train_weight_decay", "train_grad_norm",
+        "val_loss", "val_acc1", "val_acc5", "epoch", "n_parameters"})
+    CHECK(lines[0].contains(key));
+  CHECK(lines[1].at("epoch") == 1);
+  CHECK_FALSE(lines[0].contains("train_clips_per_s"));  // dfer's own fields stay in metrics.jsonl
+  CHECK(lines[2].at("Final Top-1 (last epoch)") == results.at("final_acc1"));
+  CHECK(lines[2].at("Final UAR") == results.at("final_uar"));
+  CHECK(lines[2].at("Final WAR") == results.at("final_war"));
+  // The human log moved beside it.
+  CHECK(slurp(ft / "train.log").find("loaded pre-trained weights") != std::string::npos);
 }

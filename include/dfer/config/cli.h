@@ -31,6 +31,9 @@ struct CliArgs {
 // negative numbers ("optimization.warmup_steps -1" works).
 void add_common_options(CLI::App& app, CliArgs& args, std::vector<std::string>& tokens);
 
+// Every option name of `app` ("--config", "-c", ...) with whether it takes a value.
+std::vector<std::pair<std::string, bool>> option_names(const CLI::App& app);
+
 // Pairs "KEY VALUE KEY VALUE ..." tokens; an odd count is a dfer::UsageError naming the lone key.
 std::vector<std::pair<std::string, std::string>> pair_overrides(
     const std::vector<std::string>& tokens);
@@ -45,6 +48,12 @@ struct ToolSpec {
   std::string description;  // one line for --help
   // Extra flags of this tool (e.g. --resume, --eval); bind them to variables the tool owns.
   std::function<void(CLI::App&)> add_options;
+  // Rewrites the arguments (argv without the program name) before they are parsed, e.g. to take
+  // another program's flags. Gets every option name of the tool ("--config", "-c", ...) with
+  // whether it takes a value. A dfer::UsageError it throws is a command-line error (exit 2).
+  std::function<std::vector<std::string>(const std::vector<std::string>& args,
+                                         const std::vector<std::pair<std::string, bool>>& own)>
+      rewrite_args;
   // Hook after the config is loaded and before --dump-config / the job: map the tool's own flags
   // into the config (cfg.set_*), check cross-key constraints. Exceptions are handled like the
   // job's.
