@@ -10,7 +10,15 @@
 #                                     parity fixtures on CUDA in fp32 (1e-4), and bf16 training
 #                                     steps and evaluation of the base LGI-Former with clips/s and
 #                                     model-FLOP utilisation against the bf16 GEMM peak, and a
-#                                     1-GPU NCCL world (all-reduce bandwidth, gradient buckets).
+#                                     1-GPU NCCL world (all-reduce bandwidth, gradient buckets),
+#                                     and the fused selective-scan kernel against the chunked
+#                                     LibTorch scan (dfer-model scan-check: forward and input
+#                                     gradients, fp32 1e-4, bf16 2e-2, times of both).
+# The scan kernel (src/models/cuda/*.cu) is compiled there by nvcc, not carried prebuilt: PyPI
+# torch's own CMake config enables the CUDA language and stops without nvcc, so any machine that
+# can build against the venv's torch at all has one (the H200 image has nvcc 13.0, the driver's
+# version). The script finds it on PATH, in $CUDA_HOME/bin or /usr/local/cuda/bin, and builds the
+# kernel for sm_90 only (machine code + PTX), which is all that machine runs.
 # Environment: DFER_GPU_PYTHON (default /opt/torch/.venv/bin/python3), DFER_GPU_CHECK_DEVICE
 # (default cuda; cpu rehearses the whole run on a machine without a GPU), DFER_GPU_BATCH (32).
 set -euo pipefail
@@ -48,9 +56,16 @@ run() {
   torch="$("$py" -c 'import importlib.util as u; print(u.find_spec("torch").submodule_search_locations[0])')"
   # cmake and ninja come with the venv there.
   export PATH="$(dirname "$py"):$PATH"
-  step "configuring against $torch"
+  local nvcc
+  nvcc="$(command -v nvcc || true)"
+  for dir in "${CUDA_HOME:-}" /usr/local/cuda; do
+    if [ -z "$nvcc" ] && [ -n "$dir" ] && [ -x "$dir/bin/nvcc" ]; then nvcc="$dir/bin/nvcc"; fi
+  done
+  if [ -n "$nvcc" ]; then export CUDACXX="$nvcc"; fi
+  step "configuring against $torch (nvcc: ${nvcc:-none found})"
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDFER_GPU_CHECK=ON \
-    -DDFER_REQUIRE_CUDA=ON -DCMAKE_PREFIX_PATH="$torch/share/cmake;$prefix/usr"
+    -DDFER_REQUIRE_CUDA=ON -DDFER_CUDA_ARCHITECTURES=90 \
+    -DCMAKE_PREFIX_PATH="$torch/share/cmake;$prefix/usr"
   step "building"
   cmake --build "$build" -j"$(nproc)"
   export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -59,6 +74,9 @@ run() {
   "$bin/dfer-model" env
   step "parity fixtures on $device (fp32, atol/rtol 1e-4)"
   "$bin/dfer-parity" --device "$device" "${fixtures[@]/#/$gpu/fixtures/}" || status=1
+  # Kernel against the chunked scan; on cpu it says the kernel needs a GPU and checks the rest.
+  step "selective scan on $device: fused CUDA kernel vs chunked LibTorch scan"
+  "$bin/dfer-model" scan-check --device "$device" || status=1
   step "base LGI-Former, 16x160x160, bf16 on $device: training steps and evaluation"
   "$bin/dfer-model" bench --train --eval --config "$root/configs/dfew_finetune.yaml" \
     --batch "$batch" --precision bf16 system.device "$device" || status=1
