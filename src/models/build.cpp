@@ -11,8 +11,8 @@ namespace dfer::models {
 
 std::shared_ptr<torch::nn::Module> build_model(const ModelSpec& spec) {
   validate(spec);
+  if (spec.kind == ModelKind::kPretrain) return build_masked_model(spec);
   if (spec.backbone == "videomamba") return build_videomamba(spec).ptr();
-  if (spec.kind == ModelKind::kPretrain) return build_pretrain(spec).ptr();
   return build_finetune(spec).ptr();
 }
 
@@ -26,6 +26,21 @@ VisionTransformer build_finetune(const ModelSpec& spec) {
   return VisionTransformer(spec);
 }
 
+MaskedVideoModel build_masked_model(const ModelSpec& spec) {
+  validate(spec);
+  if (spec.kind != ModelKind::kPretrain)
+    throw UsageError(
+        fmt::format("model '{}' is a fine-tune model, not a pre-train model", spec.name));
+  if (spec.backbone == "videomamba") return PretrainVisionMamba(spec).ptr();
+  return build_pretrain(spec).ptr();
+}
+
+MaskedVideoModel as_masked_model(const std::shared_ptr<torch::nn::Module>& m) {
+  auto p = std::dynamic_pointer_cast<MaskedVideoModelImpl>(m);
+  if (!p) throw Error("model is not a masked pre-training model");
+  return p;
+}
+
 VisionMamba build_videomamba(const ModelSpec& spec) {
   if (spec.backbone != "videomamba")
     throw UsageError(
@@ -37,6 +52,9 @@ PretrainVisionTransformer build_pretrain(const ModelSpec& spec) {
   if (spec.kind != ModelKind::kPretrain)
     throw UsageError(
         fmt::format("model '{}' is a fine-tune model, not a pre-train model", spec.name));
+  if (spec.backbone != "vit")
+    throw UsageError(
+        fmt::format("model '{}' is a {}, not a vision transformer", spec.name, spec.backbone));
   return PretrainVisionTransformer(spec);
 }
 

@@ -45,7 +45,9 @@ std::vector<std::string> model_names() {
           "videomamba_tiny",
           "videomamba_small",
           "videomamba_middle",
-          "videomamba_base_dim512_patch16_160"};
+          "videomamba_base_dim512_patch16_160",
+          "pretrain_videomamba_base_dim512_patch16_160",
+          "videomamba_middle_pretrain"};
 }
 
 namespace {
@@ -53,13 +55,18 @@ namespace {
 // VideoMamba entry points. tiny/small/middle: upstream's video classifier with its class
 // defaults (224 px, 8 frames, tubelet 1, drop path 0.1, cls pooling, learned positions); the
 // dim512 one: the later reference's ViM (160 px, 16 frames, tubelet 2, mean pooling, sinusoid
-// spatial table). Returns false for other names.
+// spatial table). The later reference's masked pre-training models (ViM_pretrain.py, SPEC-later d)
+// share the dim512 geometry: pixel reconstruction, the pre-training decoder below. Its
+// videomamba_middle_pretrain is 768 wide as SPEC-later records it (upstream's middle is 576, so its
+// encoder does not load into videomamba_middle). Returns false for other names.
 bool videomamba_spec(const std::string& name, ModelSpec& s) {
   const std::pair<const char*, std::pair<int64_t, int64_t>> sizes[] = {
       {"videomamba_tiny", {192, 24}},
       {"videomamba_small", {384, 24}},
       {"videomamba_middle", {576, 32}},
-      {"videomamba_base_dim512_patch16_160", {512, 32}}};
+      {"videomamba_base_dim512_patch16_160", {512, 32}},
+      {"pretrain_videomamba_base_dim512_patch16_160", {512, 32}},
+      {"videomamba_middle_pretrain", {768, 32}}};
   for (const auto& [n, dims] : sizes) {
     if (name != n) continue;
     s.backbone = "videomamba";
@@ -72,13 +79,24 @@ bool videomamba_spec(const std::string& name, ModelSpec& s) {
     s.d_state = 16;
     s.d_conv = 4;
     s.expand = 2;
-    const bool fork = name == "videomamba_base_dim512_patch16_160";
+    const bool pretrain = name.find("pretrain") != std::string::npos;
+    const bool fork = pretrain || name == "videomamba_base_dim512_patch16_160";
     s.img_size = fork ? 160 : 224;
     s.patch_size = 16;
     s.num_frames = fork ? 16 : 8;
     s.tubelet_size = fork ? 2 : 1;
     s.mamba_learned_pos = !fork;
     s.use_mean_pooling = fork;
+    if (pretrain) {
+      s.kind = ModelKind::kPretrain;
+      s.num_classes = 0;
+      // The pixel decoder: as wide as the encoder (upstream's 768 is the CLIP teacher's width of
+      // its distillation decoder, which a pixel target does not have) and 4 bidirectional Mamba
+      // blocks, the decoder depth of the only recipe that trains it (voxceleb2_pretrain_mamba).
+      s.decoder_embed_dim = dims.first;
+      s.decoder_depth = 4;
+      s.decoder_num_heads = 1;  // unused by Mamba blocks
+    }
     return true;
   }
   return false;
@@ -125,6 +143,12 @@ ModelSpec spec_from_name(const std::string& name) {
   return s;
 }
 
+bool is_pretrain_name(const std::string& name) {
+  for (const auto& n : model_names())
+    if (n == name) return spec_from_name(name).kind == ModelKind::kPretrain;
+  return name.rfind("pretrain_", 0) == 0;
+}
+
 ModelSpec released_finetune_spec(int64_t num_classes) {
   ModelSpec s = spec_from_name("vit_base_dim512_no_depth_patch16_160");
   s.num_classes = num_classes;
@@ -164,8 +188,6 @@ bool one_of(const std::string& v, std::initializer_list<const char*> allowed) {
 // What the VideoMamba classifier supports today; the ViT-only options must stay at their
 // defaults so that a config asking for them fails here rather than being ignored.
 void validate_videomamba(const ModelSpec& s) {
-  require(s.kind == ModelKind::kFinetune, "backbone",
-          "videomamba is a fine-tune (classifier) backbone only for now");
   require(s.d_state > 0, "d_state", "must be positive");
   require(s.d_conv > 0, "d_conv", "must be positive");
   require(s.expand > 0, "expand", "must be positive");
@@ -185,6 +207,12 @@ void validate_videomamba(const ModelSpec& s) {
       {s.init_values != 0.0, "init_values"}};
   for (const auto& [set, f] : unsupported)
     require(!set, f, "is not supported with backbone videomamba");
+  if (s.kind == ModelKind::kPretrain) {
+    require(s.decoder_embed_dim > 0, "decoder_embed_dim", "must be positive");
+    require(s.decoder_depth >= 0, "decoder_depth", "must be >= 0");
+    require(!s.keep_temporal_dim, "keep_temporal_dim",
+            "is a fine-tune output; the pre-training model predicts pixels");
+  }
 }
 
 }  // namespace
@@ -260,6 +288,13 @@ void validate(const ModelSpec& s) {
 
 std::string describe(const ModelSpec& s) {
   auto g = s.token_grid();
+  if (s.backbone == "videomamba" && s.kind == ModelKind::kPretrain)
+    return fmt::format(
+        "pre-train {}: VideoMamba ({}) dim {} depth {} d_state {} expand {}, input {}x{}x{}, "
+        "tokens 1+{}x{}x{}, Mamba pixel decoder dim {} depth {}",
+        s.name, s.mamba_learned_pos ? "learned positions" : "sinusoid positions", s.embed_dim,
+        s.depth, s.d_state, s.expand, s.num_frames, s.img_size, s.img_size, g[0], g[1], g[2],
+        s.decoder_embed_dim, s.decoder_depth);
   if (s.backbone == "videomamba")
     return fmt::format(
         "fine-tune {}: VideoMamba ({}, {} pooling) dim {} depth {} d_state {} expand {}, input "

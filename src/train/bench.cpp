@@ -159,7 +159,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
       AutocastScope ac(o.precision, o.device);
       if (pretrain) {
         auto targets = models::compute_mae_targets(clips, mask, mo);
-        auto out = models::as_pretrain(model)->forward(clips, mask);
+        auto out = models::as_masked_model(model)->forward(clips, mask);
         loss = models::mae_loss(out, targets.labels, mo).loss;
       } else {
         loss =

@@ -45,7 +45,7 @@ int run_pretrain(const Config& cfg) {
   const torch::Device device = resolve_device(cfg.get_string("system.device"));
   const Precision precision = parse_precision(cfg.get_string("system.precision"), device);
   const auto spec = model_spec_from_config(cfg);
-  auto model = models::build_pretrain(spec);
+  auto model = models::build_masked_model(spec);
   model->to(device);
 
   auto dataset = make_clip_dataset(cfg, data::ClipMode::kPretrain, spec);
@@ -71,7 +71,7 @@ int run_pretrain(const Config& cfg) {
 
   TrainerSetup s;
   s.task = "pretrain";
-  s.model = model.ptr();
+  s.model = model;
   s.device = device;
   s.precision = precision;
   s.groups = build_param_groups(models::unique_named_parameters(*model), go);

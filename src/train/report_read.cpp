@@ -14,6 +14,7 @@
 #include <limits>
 #include <sstream>
 
+#include "dfer/models/spec.h"
 #include "dfer/train/metrics.h"
 #include "dfer/util/error.h"
 #include "dfer/util/log.h"
@@ -251,7 +252,7 @@ RunData read_run(const fs::path& dir) {
   read_final(dir / "final_results.json", run, task);
   // The human log; runs of older dfer versions kept it in log.txt.
   read_log(fs::exists(dir / kHumanLogName) ? dir / kHumanLogName : dir / "log.txt", run);
-  if (starts_with(run.model_name, "pretrain_"))
+  if (models::is_pretrain_name(run.model_name))
     run.kind = "pre-training";
   else if (task == "regression")
     run.kind = "gaze";

@@ -52,7 +52,7 @@ const char* task_description(Task task) {
 
 void adapt_config_to_task(Config& cfg, Task task) {
   const auto& name = cfg.get_string("model.name");
-  const bool pretrain_model = name.rfind("pretrain_", 0) == 0;
+  const bool pretrain_model = models::is_pretrain_name(name);
   if (task == Task::kPretrain && !pretrain_model)
     throw UsageError("model.name: '" + name + "' is a fine-tune model; " + task_tool_name(task) +
                      " needs a pretrain_* model");

@@ -1,9 +1,11 @@
 // Building a model from a ModelSpec (the single entry point used by tools and the train layer).
 #pragma once
 
+#include "dfer/models/masked_model.h"
 #include "dfer/models/pretrain.h"
 #include "dfer/models/spec.h"
 #include "dfer/models/videomamba.h"
+#include "dfer/models/videomamba_pretrain.h"
 #include "dfer/models/vision_transformer.h"
 
 #include <torch/torch.h>
@@ -13,10 +15,16 @@
 namespace dfer::models {
 
 // Validates the spec and builds the module its `backbone` and `kind` name, freshly initialised
-// as upstream. The returned pointer is a VisionMambaImpl (backbone "videomamba"), else a
-// VisionTransformerImpl (kFinetune) or PretrainVisionTransformerImpl (kPretrain); use
+// as upstream. The returned pointer is, for kPretrain, a PretrainVisionTransformerImpl or
+// PretrainVisionMambaImpl (both MaskedVideoModelImpl: as_masked_model()); for kFinetune a
+// VisionMambaImpl (backbone "videomamba") or VisionTransformerImpl; use
 // as_videomamba()/as_finetune()/as_pretrain() to get the typed holder.
 std::shared_ptr<torch::nn::Module> build_model(const ModelSpec& spec);
+
+// The masked pre-training model of either backbone (PretrainVisionTransformerImpl or
+// PretrainVisionMambaImpl); throws unless kPretrain.
+MaskedVideoModel build_masked_model(const ModelSpec& spec);
+MaskedVideoModel as_masked_model(const std::shared_ptr<torch::nn::Module>& m);
 
 VisionTransformer build_finetune(const ModelSpec& spec);          // throws unless a ViT kFinetune
 PretrainVisionTransformer build_pretrain(const ModelSpec& spec);  // throws unless kPretrain

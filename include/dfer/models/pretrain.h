@@ -5,6 +5,7 @@
 
 #include "dfer/models/blocks.h"
 #include "dfer/models/layers.h"
+#include "dfer/models/masked_model.h"
 #include "dfer/models/spec.h"
 
 #include <torch/torch.h>
@@ -65,7 +66,7 @@ class PretrainDecoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(PretrainDecoder);
 
-class PretrainVisionTransformerImpl : public torch::nn::Module {
+class PretrainVisionTransformerImpl : public MaskedVideoModelImpl {
  public:
   explicit PretrainVisionTransformerImpl(const ModelSpec& spec);
 
@@ -73,12 +74,12 @@ class PretrainVisionTransformerImpl : public torch::nn::Module {
   // in ascending token order (B, N_masked, in_chans*tubelet*patch^2). Taps: the encoder's plus
   // decoder_pos_embed and decoder_in.
   torch::Tensor forward(const torch::Tensor& video, const torch::Tensor& mask,
-                        Taps* taps = nullptr);
+                        Taps* taps = nullptr) override;
 
   // Re-runs the upstream pre-train initialisation (SPEC §8.4); the constructor already does.
   void reset_parameters();
 
-  const ModelSpec& spec() const { return spec_; }
+  const ModelSpec& spec() const override { return spec_; }
   const torch::Tensor& decoder_pos_embed() const { return pos_embed_; }
 
   torch::Tensor mask_token;  // (1, 1, Cd)

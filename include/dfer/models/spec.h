@@ -64,7 +64,8 @@ struct ModelSpec {
   double lora_alpha = 16.0;
 
   // The encoder family: "vit" (the transformer of attn_type below) or "videomamba"
-  // (videomamba.h: bidirectional Mamba blocks over cls + raster tokens; fine-tune only so far).
+  // (videomamba.h: bidirectional Mamba blocks over cls + raster tokens; with kPretrain the pixel
+  // reconstructor of videomamba_pretrain.h, whose decoder takes decoder_embed_dim/decoder_depth).
   std::string backbone = "vit";
   // VideoMamba only. Mamba sizes (upstream ssm_cfg; dt_rank is ceil(embed_dim / 16)).
   int64_t d_state = 16;
@@ -106,12 +107,17 @@ struct ModelSpec {
 };
 
 // Known registry names (the four upstream timm entry points of the ViT / LGI-Former, then
-// VideoMamba's videomamba_tiny/small/middle and the later reference's
-// videomamba_base_dim512_patch16_160).
+// VideoMamba's videomamba_tiny/small/middle, the later reference's
+// videomamba_base_dim512_patch16_160 and its pre-training models
+// pretrain_videomamba_base_dim512_patch16_160 and videomamba_middle_pretrain).
 std::vector<std::string> model_names();
 
 // Defaults for `name`; throws UsageError listing the known names when unknown.
 ModelSpec spec_from_name(const std::string& name);
+
+// Whether `name` is a pre-training (kPretrain) model: the registry's answer for known names (one
+// of them, videomamba_middle_pretrain, does not start with "pretrain_"), else the prefix.
+bool is_pretrain_name(const std::string& name);
 
 // The exact released configurations (SPEC §1.1): LGI-Former depth 16, region (2,5,10), region
 // pooling, drop path 0.1, init scale 0.001; and the matching pre-train model (decoder depth 4).
