@@ -98,7 +98,7 @@ std::pair<torch::Tensor, torch::Tensor> chunk_forward(
   const int64_t T = u.size(2);
   auto a = torch::exp(dt.unsqueeze(-1) * A.unsqueeze(1));             // (B, E, T, N)
   auto b = (dt * u).unsqueeze(-1) * Bm.transpose(1, 2).unsqueeze(1);  // (B, E, T, N)
-  torch::Tensor H;
+  torch::Tensor H, h_end;
   if (log_depth) {
     // Fold the entry state into step 0; afterwards b[t] is h_t.
     b = torch::cat({b.narrow(2, 0, 1) + a.narrow(2, 0, 1) * h0.unsqueeze(2), b.narrow(2, 1, T - 1)},
@@ -109,18 +109,23 @@ std::pair<torch::Tensor, torch::Tensor> chunk_forward(
       if (2 * k < T) a = torch::cat({a.narrow(2, 0, k), a_hi * a.narrow(2, 0, T - k)}, 2);
     }
     H = b;
+    h_end = b.select(2, T - 1);
   } else {
+    // unbind, not select per step: its backward is one stack, where T selects would each
+    // scatter into a zero tensor of the whole chunk (T^2 memory traffic in the backward).
+    const auto as = a.unbind(2), bs = b.unbind(2);
     std::vector<torch::Tensor> hs;
     hs.reserve(T);
     auto h = h0;
     for (int64_t t = 0; t < T; ++t) {
-      h = torch::addcmul(b.select(2, t), a.select(2, t), h);
+      h = torch::addcmul(bs[t], as[t], h);
       hs.push_back(h);
     }
     H = torch::stack(hs, 2);
+    h_end = h;
   }
   auto y = (H * Cm.transpose(1, 2).unsqueeze(1)).sum(-1);  // (B, E, T)
-  return {y, H.select(2, T - 1)};
+  return {y, h_end};
 }
 
 // The recurrence's C.h over the whole sequence, chunk by chunk; forward keeps only the inputs
