@@ -12,12 +12,13 @@ namespace dfer::models {
 namespace {
 
 struct Macs {
-  int64_t linear = 0, attention = 0, conv = 0;
-  int64_t total() const { return linear + attention + conv; }
+  int64_t linear = 0, attention = 0, conv = 0, scan = 0;
+  int64_t total() const { return linear + attention + conv + scan; }
   Macs& operator+=(const Macs& o) {
     linear += o.linear;
     attention += o.attention;
     conv += o.conv;
+    scan += o.scan;
     return *this;
   }
 };
@@ -80,6 +81,23 @@ Macs encoder_blocks(const ModelSpec& s, int64_t B, int64_t n_tokens) {
   return total;
 }
 
+// One bidirectional Mamba block of width D over `tokens` tokens (all sequences together):
+// in_proj and out_proj shared, x_proj, dt_proj, the depthwise conv and the scan per direction.
+Macs mamba_block(const ModelSpec& s, int64_t tokens, int64_t D) {
+  const int64_t E = s.expand * D, R = (D + 15) / 16, N = s.d_state;
+  Macs m;
+  m.linear = tokens * (D * 2 * E + 2 * (E * (R + 2 * N) + R * E) + E * D);
+  m.conv = tokens * 2 * E * s.d_conv;
+  m.scan = tokens * 2 * 3 * E * N;
+  return m;
+}
+
+Macs mamba_stack(const ModelSpec& s, int64_t depth, int64_t tokens, int64_t D) {
+  Macs total;
+  for (int64_t i = 0; i < depth; ++i) total += mamba_block(s, tokens, D);
+  return total;
+}
+
 std::string group_of(const std::string& name) {
   auto dot = name.find('.');
   std::string first = name.substr(0, dot);
@@ -102,6 +120,46 @@ void add(ModelSummary& s, const std::string& group, const Macs& m) {
   s.macs_linear += m.linear;
   s.macs_attention += m.attention;
   s.macs_conv += m.conv;
+  s.macs_scan += m.scan;
+}
+
+// Visible tokens per clip under the mask rule count_macs documents.
+int64_t visible_tokens(const ModelSpec& s, double mask_ratio) {
+  const auto g = s.token_grid();
+  if (s.attn_type == "local_global") {
+    const int64_t win = s.lg_region_size[1] * s.lg_region_size[2];
+    const int64_t wins = (g[1] / s.lg_region_size[1]) * (g[2] / s.lg_region_size[2]);
+    return g[0] * wins * (win - static_cast<int64_t>(mask_ratio * static_cast<double>(win)));
+  }
+  const int64_t frame = g[1] * g[2];
+  return g[0] * (frame - static_cast<int64_t>(mask_ratio * static_cast<double>(frame)));
+}
+
+// VideoMamba, names as its modules: the classifier over 1 + N tokens, or the pre-training
+// encoder over the visible tokens and the pixel decoder over 1 + N rows.
+void count_videomamba(const ModelSpec& s, int64_t B, double mask_ratio, const Macs& embed,
+                      ModelSummary& out) {
+  const int64_t N = s.num_patches(), D = s.embed_dim;
+  add(out, "patch_embed", embed);
+  if (s.kind == ModelKind::kFinetune) {
+    add(out, "layers", mamba_stack(s, s.depth, B * (1 + N), D));
+    Macs head;
+    head.linear = B * (s.keep_temporal_dim ? s.num_frames : 1) * D * s.num_outputs();
+    if (s.num_outputs() > 0) add(out, "head", head);
+    out.num_visible = N;
+    return;
+  }
+  const int64_t n_vis = visible_tokens(s, mask_ratio), Dd = s.decoder_embed_dim;
+  const int64_t n_mask = N - n_vis;
+  out.num_visible = n_vis;
+  add(out, "layers", mamba_stack(s, s.depth, B * n_vis, D));
+  Macs embed_d;
+  embed_d.linear = B * n_vis * D * Dd;
+  add(out, "decoder_embed", embed_d);
+  add(out, "decoder_blocks", mamba_stack(s, s.decoder_depth, B * (1 + N), Dd));
+  Macs pred;
+  pred.linear = B * n_mask * Dd * s.decoder_num_classes();
+  add(out, "decoder_pred", pred);
 }
 
 }  // namespace
@@ -117,6 +175,10 @@ ModelSummary count_macs(const ModelSpec& spec, int64_t batch, double mask_ratio)
   Macs conv;
   conv.conv = B * N * C * patch_values;
 
+  if (s.backbone == "videomamba") {
+    count_videomamba(s, B, mask_ratio, conv, out);
+    return out;
+  }
   if (s.kind == ModelKind::kFinetune) {
     add(out, "patch_embed", conv);
     add(out, "blocks", encoder_blocks(s, B, N));
@@ -134,16 +196,7 @@ ModelSummary count_macs(const ModelSpec& spec, int64_t batch, double mask_ratio)
   }
 
   // Pre-train: how many tokens stay visible per clip.
-  const auto g = s.token_grid();
-  int64_t n_vis;
-  if (s.attn_type == "local_global") {
-    const int64_t win = s.lg_region_size[1] * s.lg_region_size[2];
-    const int64_t wins = (g[1] / s.lg_region_size[1]) * (g[2] / s.lg_region_size[2]);
-    n_vis = g[0] * wins * (win - static_cast<int64_t>(mask_ratio * static_cast<double>(win)));
-  } else {
-    const int64_t frame = g[1] * g[2];
-    n_vis = g[0] * (frame - static_cast<int64_t>(mask_ratio * static_cast<double>(frame)));
-  }
+  const int64_t n_vis = visible_tokens(s, mask_ratio);
   out.num_visible = n_vis;
   const int64_t Cd = s.decoder_embed_dim, n_mask = N - n_vis;
   add(out, "encoder.patch_embed", conv);
@@ -187,9 +240,10 @@ std::string ModelSummary::to_string() const {
   s += fmt::format("{:<24} {:>14} {:>12.4f}\n", "total", total_params, total_macs() / 1e9);
   s += fmt::format(
       "batch {}: {:.4f} GMACs ({:.4f} GFLOPs as 2xMAC); linear {:.4f}, attention {:.4f}, conv "
-      "{:.4f} GMACs; trainable params {}",
+      "{:.4f}{} GMACs; trainable params {}",
       batch, total_macs() / 1e9, 2.0 * total_macs() / 1e9, macs_linear / 1e9, macs_attention / 1e9,
-      macs_conv / 1e9, trainable_params);
+      macs_conv / 1e9, macs_scan > 0 ? fmt::format(", scan {:.4f}", macs_scan / 1e9) : "",
+      trainable_params);
   if (num_visible > 0) s += fmt::format("; tokens seen by the encoder per clip {}", num_visible);
   return s;
 }

@@ -5,6 +5,7 @@
 
 #include "dfer/models/build.h"
 #include "dfer/models/mae_target.h"
+#include "dfer/models/summary.h"
 #include "dfer/models/videomamba_pretrain.h"
 #include "dfer/models/weights.h"
 #include "dfer/util/error.h"
@@ -237,4 +238,38 @@ TEST_CASE("VideoMamba pre-training step: finite loss, gradients everywhere, loss
     opt.step();
   }
   CHECK(last < first);
+}
+
+TEST_CASE("VideoMamba MAC counts: every projection, the convolutions and the scan",
+          "[models][mamba][pretrain]") {
+  // SPEC-videomamba 2.5's computed VideoMamba-S count at 16 x 160 px, tubelet 1 (L = 1601):
+  // 39.0 GMACs of projections and convolutions in the blocks, about 2.8 of scan.
+  auto s = spec_from_name("videomamba_small");
+  s.img_size = 160;
+  s.num_frames = 16;
+  s.num_classes = 0;
+  auto fine = count_macs(s);
+  int64_t layers = 0;
+  for (const auto& r : fine.rows)
+    if (r.group == "layers") layers = r.macs;
+  CHECK(static_cast<double>(layers - fine.macs_scan) / 1e9 == Approx(39.0).epsilon(0.01));
+  CHECK(static_cast<double>(fine.macs_scan) / 1e9 == Approx(2.8).epsilon(0.02));
+
+  // Pre-training: the encoder over the visible tokens (tube rule: 10 of 100 per frame at 0.9),
+  // the decoder over all 1 + 800 rows, predictions for the masked ones.
+  auto p = spec_from_name("pretrain_videomamba_base_dim512_patch16_160");
+  auto pre = count_macs(p, 1, 0.9);
+  CHECK(pre.num_visible == 80);
+  int64_t sum = 0;
+  std::set<std::string> groups;
+  for (const auto& r : pre.rows) {
+    sum += r.macs;
+    groups.insert(r.group);
+  }
+  CHECK(sum == pre.total_macs());
+  CHECK(groups == std::set<std::string>{"patch_embed", "layers", "decoder_embed", "decoder_blocks",
+                                        "decoder_pred"});
+  auto model = PretrainVisionMamba(tiny_spec());
+  auto summary = summarize(*model, tiny_spec());
+  CHECK(summary.trainable_params == summary.total_params - 32);  // all but the frozen cls_token
 }

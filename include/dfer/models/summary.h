@@ -27,14 +27,18 @@ struct ModelSummary {
   int64_t total_params = 0;      // unique parameters
   int64_t trainable_params = 0;  // unique parameters with requires_grad
   int64_t macs_linear = 0, macs_attention = 0, macs_conv = 0;
-  int64_t total_macs() const { return macs_linear + macs_attention + macs_conv; }
+  // VideoMamba: the selective scan's multiply-adds (3 per token, channel and state, per
+  // direction), which upstream's fvcore count cannot see inside the fused op (SPEC-videomamba 2.1).
+  int64_t macs_scan = 0;
+  int64_t total_macs() const { return macs_linear + macs_attention + macs_conv + macs_scan; }
   // A table: group, params, GMACs, then totals (GMACs and 2xMAC GFLOPs).
   std::string to_string() const;
 };
 
-// Analytic count for one forward of `batch` clips of the spec's input size. Parameters come from
-// `model` (built from `spec`). For the pre-train model the encoder sees the visible tokens of a
-// mask with `mask_ratio`: the part_window rule (per region-sized window) with local_global
+// Analytic count for one forward of `batch` clips of the spec's input size. VideoMamba counts
+// every Mamba projection, the depthwise convolutions and the scan, both directions. Parameters come
+// from `model` (built from `spec`). For the pre-train model the encoder sees the visible tokens of
+// a mask with `mask_ratio`: the part_window rule (per region-sized window) with local_global
 // attention, the tube rule otherwise.
 ModelSummary summarize(const torch::nn::Module& model, const ModelSpec& spec, int64_t batch = 1,
                        double mask_ratio = 0.9);
