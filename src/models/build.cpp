@@ -26,6 +26,21 @@ VisionTransformer build_finetune(const ModelSpec& spec) {
   return VisionTransformer(spec);
 }
 
+ClipClassifier build_classifier(const ModelSpec& spec) {
+  validate(spec);
+  if (spec.kind != ModelKind::kFinetune)
+    throw UsageError(
+        fmt::format("model '{}' is a pre-train model, not a fine-tune model", spec.name));
+  if (spec.backbone == "videomamba") return build_videomamba(spec).ptr();
+  return build_finetune(spec).ptr();
+}
+
+ClipClassifier as_classifier(const std::shared_ptr<torch::nn::Module>& m) {
+  auto p = std::dynamic_pointer_cast<ClipClassifierImpl>(m);
+  if (!p) throw Error("model is not a fine-tune (clip classifier) model");
+  return p;
+}
+
 MaskedVideoModel build_masked_model(const ModelSpec& spec) {
   validate(spec);
   if (spec.kind != ModelKind::kPretrain)

@@ -162,8 +162,8 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
         auto out = models::as_masked_model(model)->forward(clips, mask);
         loss = models::mae_loss(out, targets.labels, mo).loss;
       } else {
-        loss =
-            label_smoothing_cross_entropy(models::as_finetune(model)->forward(clips), labels, 0.1);
+        loss = label_smoothing_cross_entropy(models::as_classifier(model)->forward(clips), labels,
+                                             0.1);
       }
     }
     sync(o.device);
@@ -209,7 +209,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
 EvalBenchResult bench_eval(const TrainBenchOptions& o) {
   if (o.spec.kind == models::ModelKind::kPretrain)
     throw UsageError("bench --eval: needs a fine-tune model (the pre-training model has no test)");
-  auto model = models::build_finetune(o.spec);
+  auto model = models::build_classifier(o.spec);
   model->to(o.device);
   model->eval();
   reset_peaks(o.device);

@@ -49,7 +49,7 @@ struct Best {
   int64_t epoch = -1;
 };
 
-void final_test(const Config& cfg, models::VisionTransformer& model, const models::ModelSpec& spec,
+void final_test(const Config& cfg, models::ClipClassifier& model, const models::ModelSpec& spec,
                 const EvalOptions& eo, const Best& best, int64_t epochs_done,
                 const std::string& weights = "last-epoch model") {
   const std::string out = cfg.get_string("system.output_dir");
@@ -87,9 +87,9 @@ FinetuneModel prepare_finetune_model(const Config& cfg) {
   const torch::Device device = resolve_device(cfg.get_string("system.device"));
   FinetuneModel m{device, parse_precision(cfg.get_string("system.precision"), device),
                   model_spec_from_config(cfg), nullptr};
-  m.model = models::build_finetune(m.spec);
+  m.model = models::build_classifier(m.spec);
   const std::string finetune = cfg.get_opt_string("training.finetune").value_or("");
-  if (!finetune.empty()) load_pretrained_encoder(m.model, finetune);
+  if (!finetune.empty()) load_pretrained_encoder(*m.model, finetune);
   apply_trainable_policy(*m.model, cfg.get_bool("training.freeze"),
                          cfg.get_bool("training.use_lora"));
   m.model->to(device);
@@ -162,7 +162,7 @@ int run_finetune(const Config& cfg) {
   const bool save_best = cfg.get_bool("training.save_ckpt");
   TrainerSetup s;
   s.task = "finetune";
-  s.model = model.ptr();
+  s.model = model;
   s.device = device;
   s.precision = precision;
   s.groups = finetune_param_groups(cfg, fm);
@@ -228,12 +228,13 @@ int run_finetune(const Config& cfg) {
   return 0;
 }
 
-void load_pretrained_encoder(models::VisionTransformer& model, const std::string& path) {
+void load_pretrained_encoder(models::ClipClassifierImpl& model, const std::string& path) {
   if (!fs::exists(path)) throw UsageError("training.finetune: '" + path + "' does not exist");
   auto tensors = io::load_weights_any(path);
-  auto report = models::load_pretrained_for_finetune(*model, tensors);
-  spdlog::info("loaded pre-trained weights from {}: {} tensors\n{}", path, report.loaded.size(),
-               report.summary("VisionTransformer"));
+  auto report = models::load_pretrained_for_finetune(model, tensors);
+  spdlog::info(
+      "loaded pre-trained weights from {}: {} tensors\n{}", path, report.loaded.size(),
+      report.summary(model.spec().backbone == "videomamba" ? "VisionMamba" : "VisionTransformer"));
   if (report.loaded.empty())
     throw UsageError("training.finetune: no tensor of '" + path +
                      "' fits this model (is it a "

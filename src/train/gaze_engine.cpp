@@ -144,7 +144,7 @@ int run_gaze(const Config& cfg, bool combine) {
   auto last = std::make_shared<GazeEvalResult>();
   TrainerSetup s;
   s.task = combine ? "combine" : "gaze";
-  s.model = model.ptr();
+  s.model = model;
   s.device = device;
   s.precision = precision;
   s.groups = finetune_param_groups(cfg, fm);

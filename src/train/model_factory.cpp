@@ -85,7 +85,8 @@ models::ModelSpec model_spec_from_config(const Config& cfg) {
     if (auto d = cfg.get_opt_int("model.depth")) spec.depth = *d;
     spec.num_classes = cfg.get_int("data.num_classes");
     spec.use_mean_pooling = cfg.get_bool("model.use_mean_pooling");
-    spec.init_scale = cfg.get_float("model.init_scale");
+    // The later reference passes init_scale to the ViT only; its ViM has no head scaling.
+    if (spec.backbone == "vit") spec.init_scale = cfg.get_float("model.init_scale");
     spec.lg_classify_token_type = cfg.get_string("model.lg_classify_token_type");
     apply_task_heads(cfg, spec);
   }

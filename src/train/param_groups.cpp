@@ -9,11 +9,16 @@
 namespace dfer::train {
 
 int64_t vit_layer_id(const std::string& name, int64_t num_layers) {
-  if (name == "cls_token" || name == "mask_token" || name == "pos_embed") return 0;
+  if (name == "cls_token" || name == "mask_token" || name == "pos_embed" ||
+      name == "temporal_pos_embedding")
+    return 0;
   if (name.rfind("patch_embed", 0) == 0) return 0;
-  if (name.rfind("blocks.", 0) == 0) {
+  // VideoMamba's blocks are `layers.<i>`. The later reference's optimizer knows only `blocks.`,
+  // so all its Mamba layers fall into the top group (SPEC-later d); here they decay per layer as
+  // the ViT's do, which is what layer decay is for.
+  const size_t start = name.rfind("blocks.", 0) == 0 ? 7 : name.rfind("layers.", 0) == 0 ? 7 : 0;
+  if (start > 0) {
     // blocks.<i>.rest: the reference takes int(name.split('.')[1]).
-    const size_t start = 7;
     const size_t dot = name.find('.', start);
     const std::string digits =
         name.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
@@ -30,12 +35,13 @@ std::vector<double> layer_scales(double layer_decay, int64_t num_layers) {
   return out;
 }
 
+// temporal_pos_embedding: VideoMamba's no_weight_decay() list (SPEC-videomamba 2.2 item 7).
 std::set<std::string> finetune_skip_list() {
-  return {"pos_embed", "cls_token", "part_tokens", "lg_region_tokens"};
+  return {"pos_embed", "cls_token", "part_tokens", "lg_region_tokens", "temporal_pos_embedding"};
 }
 
 std::set<std::string> pretrain_skip_list() {
-  return {"pos_embed", "cls_token", "mask_token", "lg_region_tokens"};
+  return {"pos_embed", "cls_token", "mask_token", "lg_region_tokens", "temporal_pos_embedding"};
 }
 
 bool is_no_decay(const std::string& name, const torch::Tensor& param,

@@ -66,7 +66,7 @@ std::vector<int64_t> window_starts(int64_t frames, int64_t span, int64_t stride)
 struct Model {
   Config cfg;
   models::ModelSpec spec;
-  models::VisionTransformer model{nullptr};
+  models::ClipClassifier model;
   Task task = Task::kFinetune;
   GazeTask gaze;
   torch::Device device = torch::kCPU;
@@ -83,7 +83,7 @@ Model load_model(const PredictOptions& o) {
                                 : Task::kFinetune;
   adapt_config_to_task(m.cfg, m.task);
   m.spec = model_spec_from_config(m.cfg);
-  m.model = models::build_finetune(m.spec);
+  m.model = models::build_classifier(m.spec);
   auto& model = m.model;
   const auto weights = load_evaluation_weights(o.weights);
   models::load_state(*model, models::adapt_pretrained_keys(weights, *model), /*strict=*/true);

@@ -50,7 +50,7 @@ RelabelSummary relabel_with_gaze(const RelabelOptions& o) {
                      "'; relabelling needs a gaze regression run (dfer-gaze360)");
   const auto spec = model_spec_from_config(cfg);
   const GazeTask task = gaze_task_from_config(cfg, spec, /*combine=*/false);
-  auto model = models::build_finetune(spec);
+  auto model = models::build_classifier(spec);
   models::load_state_file(*model, o.weights, /*strict=*/true);
   const torch::Device device = resolve_device(o.device);
   const Precision precision = parse_precision(cfg.get_string("system.precision"), device);

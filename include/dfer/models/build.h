@@ -1,6 +1,7 @@
 // Building a model from a ModelSpec (the single entry point used by tools and the train layer).
 #pragma once
 
+#include "dfer/models/classifier.h"
 #include "dfer/models/masked_model.h"
 #include "dfer/models/pretrain.h"
 #include "dfer/models/spec.h"
@@ -20,6 +21,10 @@ namespace dfer::models {
 // VisionMambaImpl (backbone "videomamba") or VisionTransformerImpl; use
 // as_videomamba()/as_finetune()/as_pretrain() to get the typed holder.
 std::shared_ptr<torch::nn::Module> build_model(const ModelSpec& spec);
+
+// The fine-tune model of either backbone, as the train layer holds it; throws unless kFinetune.
+ClipClassifier build_classifier(const ModelSpec& spec);
+ClipClassifier as_classifier(const std::shared_ptr<torch::nn::Module>& m);
 
 // The masked pre-training model of either backbone (PretrainVisionTransformerImpl or
 // PretrainVisionMambaImpl); throws unless kPretrain.

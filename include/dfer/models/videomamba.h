@@ -3,6 +3,7 @@
 // positions, a stack of bidirectional Mamba blocks over 1 + T'*H'*W' tokens, RMSNorm, head.
 #pragma once
 
+#include "dfer/models/classifier.h"
 #include "dfer/models/layers.h"
 #include "dfer/models/mamba.h"
 #include "dfer/models/spec.h"
@@ -26,16 +27,16 @@ MambaOptions mamba_options(const ModelSpec& spec);
 //    frame with keep_temporal_dim.
 // Tokens: cls first, then the patches in (t, h, w) raster order; the same spatial table is added
 // in every frame and temporal_pos_embedding (1, T', D) in every spatial position (cls gets none).
-class VisionMambaImpl : public torch::nn::Module {
+class VisionMambaImpl : public ClipClassifierImpl {
  public:
   explicit VisionMambaImpl(const ModelSpec& spec);
 
   // video (B, C, T, H, W) -> logits (B, num_classes), or (B, num_frames, num_classes) with
   // keep_temporal_dim. `taps` receives patch_embed_out (B, D, T', H', W'), layers_in,
   // layer{i}_hidden, layer{i}_residual (the pair block i returns) and features.
-  torch::Tensor forward(const torch::Tensor& video, Taps* taps = nullptr);
+  torch::Tensor forward(const torch::Tensor& video, Taps* taps = nullptr) override;
   std::pair<torch::Tensor, torch::Tensor> forward_with_features(const torch::Tensor& video,
-                                                                Taps* taps = nullptr);
+                                                                Taps* taps = nullptr) override;
   torch::Tensor forward_features(const torch::Tensor& video, Taps* taps = nullptr);
 
   // The upstream initialisation order (SPEC-videomamba §2.4): Mamba's own init, then every Linear
@@ -43,8 +44,7 @@ class VisionMambaImpl : public torch::nn::Module {
   // out_proj kaiming-uniform(a=sqrt 5) / sqrt(depth); cls and temporal tables zero.
   void reset_parameters();
 
-  const ModelSpec& spec() const { return spec_; }
-  int64_t num_layers() const { return spec_.depth; }
+  const ModelSpec& spec() const override { return spec_; }
   // The spatial position table in use (1, 1+H'W', D): pos_embed or the fixed sinusoid table.
   torch::Tensor spatial_pos() const;
 

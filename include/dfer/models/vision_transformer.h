@@ -4,6 +4,7 @@
 #pragma once
 
 #include "dfer/models/blocks.h"
+#include "dfer/models/classifier.h"
 #include "dfer/models/layers.h"
 #include "dfer/models/spec.h"
 
@@ -29,18 +30,18 @@ torch::Tensor merge_regions(const torch::Tensor& x, const std::array<int64_t, 3>
 // without named heads gives the output itself.
 std::vector<torch::Tensor> split_heads(const ModelSpec& spec, const torch::Tensor& output);
 
-class VisionTransformerImpl : public torch::nn::Module {
+class VisionTransformerImpl : public ClipClassifierImpl {
  public:
   explicit VisionTransformerImpl(const ModelSpec& spec);
 
   // video (B, C, T, H, W), ImageNet-normalised -> logits (B, num_outputs) (head activation
   // applied to a single head), or (B, num_frames, num_outputs) with keep_temporal_dim. `taps`
   // (optional) receives patch_embed_out, pos_embed, blocks_in, block{i}_out, features.
-  torch::Tensor forward(const torch::Tensor& video, Taps* taps = nullptr);
+  torch::Tensor forward(const torch::Tensor& video, Taps* taps = nullptr) override;
 
   // Both the logits and the pre-head feature (fc_norm(mean) or norm(token 0)).
   std::pair<torch::Tensor, torch::Tensor> forward_with_features(const torch::Tensor& video,
-                                                                Taps* taps = nullptr);
+                                                                Taps* taps = nullptr) override;
   torch::Tensor forward_features(const torch::Tensor& video, Taps* taps = nullptr);
 
   // Switch the pooled tokens of an LGI-Former at run time (upstream attribute assignment).
@@ -50,8 +51,7 @@ class VisionTransformerImpl : public torch::nn::Module {
   // Re-runs the upstream fine-tune initialisation (SPEC §1.8); the constructor already does.
   void reset_parameters();
 
-  const ModelSpec& spec() const { return spec_; }
-  int64_t num_layers() const { return spec_.depth; }
+  const ModelSpec& spec() const override { return spec_; }
   // The fixed position table (1, N, C), float32 CPU (not a parameter or buffer: not saved).
   const torch::Tensor& pos_embed() const { return pos_embed_; }
 

@@ -37,7 +37,7 @@ struct FinetuneModel {
   torch::Device device;
   Precision precision;
   models::ModelSpec spec;
-  models::VisionTransformer model;
+  models::ClipClassifier model;  // ViT / LGI-Former or VideoMamba (model.name)
 };
 FinetuneModel prepare_finetune_model(const Config& cfg);
 
@@ -48,7 +48,7 @@ std::vector<ParamGroup> finetune_param_groups(const Config& cfg, const FinetuneM
 // training.finetune: loads a pre-trained or fine-tuned checkpoint into the encoder by upstream's
 // key rules (heads of another shape are left fresh); UsageError when the file is missing or no
 // tensor fits.
-void load_pretrained_encoder(models::VisionTransformer& model, const std::string& path);
+void load_pretrained_encoder(models::ClipClassifierImpl& model, const std::string& path);
 
 // Optional config switches that older schemas may lack: the value when `key` is declared, else
 // `fallback`.
