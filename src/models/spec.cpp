@@ -200,13 +200,15 @@ void validate_videomamba(const ModelSpec& s) {
           "per-frame outputs need mean pooling (use_mean_pooling)");
   const std::pair<bool, const char*> unsupported[] = {
       {!s.head_activation.empty(), "head_activation"},
-      {!s.heads.empty(), "heads"},
-      {s.decoder_hidden != 0, "decoder_hidden"},
       {s.lora_rank != 0, "lora_rank"},
       {s.init_scale != 0.0, "init_scale"},
       {s.init_values != 0.0, "init_values"}};
   for (const auto& [set, f] : unsupported)
     require(!set, f, "is not supported with backbone videomamba");
+  for (const auto& [name, n] : s.heads)
+    require(!name.empty() && n > 0, "heads",
+            fmt::format("head '{}' needs a name and >= 1 output", name));
+  require(s.decoder_hidden >= 0, "decoder_hidden", "must be >= 0");
   if (s.kind == ModelKind::kPretrain) {
     require(s.decoder_embed_dim > 0, "decoder_embed_dim", "must be positive");
     require(s.decoder_depth >= 0, "decoder_depth", "must be >= 0");

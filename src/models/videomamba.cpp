@@ -47,8 +47,23 @@ VisionMambaImpl::VisionMambaImpl(const ModelSpec& spec) : spec_(spec) {
     layers->push_back(blocks_.back());
   }
   norm_f = register_module("norm_f", RMSNorm(s.embed_dim, s.norm_eps));
-  if (s.num_classes > 0)
+  // The later reference's task heads replace `head` (combine: reg + cls, L2CS: pitch + yaw) and
+  // its optional MLP decoder sits before them, as on the ViT (vision_transformer.cpp).
+  if (s.decoder_hidden > 0)
+    decoder = register_module(
+        "decoder",
+        torch::nn::Sequential(torch::nn::Linear(s.embed_dim, s.decoder_hidden), torch::nn::ReLU(),
+                              torch::nn::Linear(s.decoder_hidden, s.embed_dim), torch::nn::ReLU()));
+  if (!s.heads.empty()) {
+    heads = torch::nn::ModuleDict();
+    for (const auto& [name, n] : s.heads) {
+      named_heads_.emplace_back(s.embed_dim, n);
+      heads->update({{name, named_heads_.back().ptr()}});
+    }
+    register_module("head", heads);
+  } else if (s.num_classes > 0) {
     head = register_module("head", torch::nn::Linear(s.embed_dim, s.num_classes));
+  }
   reset_parameters();
 }
 
@@ -71,6 +86,14 @@ void VisionMambaImpl::reset_parameters() {
   for (auto& b : blocks_) {
     torch::nn::init::kaiming_uniform_(b->mixer->out_proj->weight, std::sqrt(5.0));
     b->mixer->out_proj->weight.mul_(scale);
+  }
+  // Task heads and the decoder are created after the model upstream: PyTorch's default init.
+  const std::vector<torch::nn::Module*> late = {heads ? heads.get() : nullptr,
+                                                decoder ? decoder.get() : nullptr};
+  for (torch::nn::Module* m : late) {
+    if (!m) continue;
+    for (auto& sub : m->modules(/*include_self=*/true))
+      if (auto* lin = sub->as<torch::nn::Linear>()) lin->reset_parameters();
   }
 }
 
@@ -141,8 +164,13 @@ torch::Tensor VisionMambaImpl::forward_features(const torch::Tensor& video, Taps
 std::pair<torch::Tensor, torch::Tensor> VisionMambaImpl::forward_with_features(
     const torch::Tensor& video, Taps* taps) {
   auto features = forward_features(video, taps);
-  auto y = features;
+  auto y = decoder ? decoder->forward(features) : features;
   if (spec_.fc_drop_rate > 0.0) y = torch::dropout(y, spec_.fc_drop_rate, is_training());
+  if (heads) {
+    std::vector<torch::Tensor> outs;
+    for (auto& h : named_heads_) outs.push_back(h->forward(y));
+    return {torch::cat(outs, -1), features};
+  }
   return {head ? head(y) : y, features};
 }
 

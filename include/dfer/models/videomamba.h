@@ -52,14 +52,17 @@ class VisionMambaImpl : public ClipClassifierImpl {
   torch::Tensor cls_token, pos_embed, temporal_pos_embedding;  // pos_embed: learned flavour only
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm_f{nullptr};
-  torch::nn::Linear head{nullptr};  // undefined when num_classes == 0
+  torch::nn::Linear head{nullptr};         // undefined when num_classes == 0 or named heads
+  torch::nn::ModuleDict heads{nullptr};    // registered as "head" when spec.heads is not empty
+  torch::nn::Sequential decoder{nullptr};  // spec.decoder_hidden > 0
 
  private:
   torch::Tensor per_frame(const torch::Tensor& patch_tokens);
 
   ModelSpec spec_;
   std::vector<MambaBlock> blocks_;
-  torch::Tensor sinusoid_;  // fork flavour: (1, 1+H'W', D) float32 CPU
+  std::vector<torch::nn::Linear> named_heads_;  // the entries of `heads`, in spec order
+  torch::Tensor sinusoid_;                      // fork flavour: (1, 1+H'W', D) float32 CPU
   torch::Tensor sinusoid_device_;
 };
 TORCH_MODULE(VisionMamba);
