@@ -1,6 +1,8 @@
 // Config -> ModelSpec mapping (see model_factory.h).
 #include "dfer/train/model_factory.h"
 
+#include <spdlog/spdlog.h>
+
 #include "dfer/util/error.h"
 
 namespace dfer::train {
@@ -73,7 +75,18 @@ models::ModelSpec model_spec_from_config(const Config& cfg) {
   spec.lg_no_second = cfg.get_bool("model.lg_no_second");
   spec.lg_no_third = cfg.get_bool("model.lg_no_third");
 
-  if (pretrain) {
+  if (pretrain && spec.backbone == "videomamba") {
+    // The Mamba encoder is the fine-tuning model's (same names, same depth): model.depth, as for
+    // fine-tuning, or the registered depth. The later reference's Mamba YAML carries the ViT's
+    // encoder_depth 16 beside a 32-layer model; it does not apply here, and a set value says so.
+    if (auto d = cfg.get_opt_int("model.depth")) spec.depth = *d;
+    if (cfg.is_explicit("model.encoder_depth") && cfg.get_int("model.encoder_depth") != spec.depth)
+      spdlog::warn(
+          "model.encoder_depth {} is not used by {}: its encoder has model.depth {} layers",
+          cfg.get_int("model.encoder_depth"), spec.name, spec.depth);
+    spec.decoder_depth = cfg.get_int("model.decoder_depth");
+    if (auto v = cfg.get_opt_int("model.decoder_embed_dim")) spec.decoder_embed_dim = *v;
+  } else if (pretrain) {
     // Upstream passes encoder_depth/decoder_depth to the pre-train entry point.
     spec.depth = cfg.get_int("model.encoder_depth");
     spec.decoder_depth = cfg.get_int("model.decoder_depth");

@@ -1,12 +1,14 @@
 // End-to-end VideoMamba runs of the real executables on the tiny synthetic dataset: masked
 // pre-training with dfer-pretrain writes checkpoints whose encoder names are the fine-tune
-// model's (the fine-tuning run from them builds on mamba_pretrain_cmd).
+// model's, dfer-finetune trains from them, and --eval --resume repeats the finished run's test.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <filesystem>
 #include <set>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "dfer/io/safetensors.h"
 #include "support/fixtures.h"
@@ -46,4 +48,35 @@ TEST_CASE("VideoMamba pre-trains 2 epochs with dfer-pretrain", "[e2e][mamba]") {
   }
   CHECK_FALSE(names.count("layers.2.norm.weight"));
   CHECK_FALSE(names.count("pos_embed"));  // the fork's fixed sinusoid table is not stored
+}
+
+TEST_CASE("VideoMamba fine-tunes from its pre-training, and --eval --resume repeats its test",
+          "[e2e][mamba]") {
+  const auto& d = dfer::test::tiny_data();
+  const auto pre = d.root / "mamba_ft_pre", ft = d.root / "mamba_ft";
+  REQUIRE(run(dfer::test::mamba_pretrain_cmd(pre), (d.root / "mamba_ft_pre.log").string()) == 0);
+  auto cmd = dfer::test::finetune_cmd(ft, 2);
+  cmd.insert(cmd.end(), {"model.name", "videomamba_base_dim512_patch16_160", "model.embed_dim",
+                         "32", "model.depth", "2", "training.finetune",
+                         (pre / "checkpoint-1.safetensors").string()});
+  REQUIRE(run(cmd, (d.root / "mamba_ft.log").string()) == 0);
+  // Every encoder tensor of the pre-training came in; only the classifier head starts fresh.
+  const std::string log = slurp(ft / "train.log");
+  CHECK(log.find("into VisionMamba") != std::string::npos);
+  CHECK(log.find("['head.weight', 'head.bias']") != std::string::npos);
+  const auto lines = read_jsonl(ft / "metrics.jsonl");
+  REQUIRE(lines.size() == 2);
+  for (const auto& l : lines) CHECK(std::isfinite(l.at("train_loss").get<double>()));
+  const auto results = nlohmann::json::parse(slurp(ft / "final_results.json"));
+  CHECK(results.at("num_videos").get<int64_t>() > 0);
+
+  // The finished run's weights, evaluated alone, give the same test.
+  auto eval = dfer::test::finetune_cmd(d.root / "mamba_eval", 2);
+  eval.insert(eval.begin() + 1, {"--eval", "--resume", (ft / "checkpoint-1.safetensors").string()});
+  eval.insert(eval.end(), {"model.name", "videomamba_base_dim512_patch16_160", "model.embed_dim",
+                           "32", "model.depth", "2"});
+  REQUIRE(run(eval, (d.root / "mamba_eval.log").string()) == 0);
+  const auto again = nlohmann::json::parse(slurp(d.root / "mamba_eval" / "final_results.json"));
+  for (const char* key : {"final_uar", "final_war", "final_confusion_matrix"})
+    CHECK(again.at(key) == results.at(key));
 }

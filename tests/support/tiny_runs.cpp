@@ -95,8 +95,9 @@ std::vector<std::string> mamba_pretrain_cmd(const fs::path& out) {
   const auto& d = tiny_data();
   return {bin("dfer-pretrain"), "--config", d.pretrain_yaml.string(), "--output_dir", out.string(),
           "model.name", "pretrain_videomamba_base_dim512_patch16_160", "model.embed_dim", "32",
-          // The pre-training depth key; the registry's 32 layers would take minutes here.
-          "model.encoder_depth", "2", "model.decoder_depth", "1", "model.decoder_embed_dim", "16",
+          // The Mamba encoder's depth (model.depth, as in fine-tuning); the registry's 32 layers
+          // would take minutes here.
+          "model.depth", "2", "model.decoder_depth", "1", "model.decoder_embed_dim", "16",
           "model.mask_ratio", "0.5", "model.part_win_size", "[2,1,2]", "model.drop_path", "0.0",
           "data.data_path", (d.root / "synth" / "pretrain.csv").string()};
 }

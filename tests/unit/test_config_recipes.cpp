@@ -44,6 +44,9 @@ TEST_CASE("the recipes reproduce the reference's total batch and peak lr", "[con
       {"configs/voxceleb2_pretrain.yaml", {160, 1.875e-4, 6.25e-6, -1}},
       {"configs/gaze360_finetune.yaml", {128, 2.5e-3, 5e-7, 2}},
       {"configs/dfew_combine.yaml", {64, 2.5e-4, 2.5e-7, 7}},
+      // VideoMamba: the LGI-Former recipes' schedules on the later reference's Mamba models.
+      {"configs/voxceleb2_pretrain_mamba.yaml", {160, 1.875e-4, 6.25e-6, -1}},
+      {"configs/dfew_mamba_finetune.yaml", {96, 3.75e-4, 3.75e-7, 7}},
   };
   recipes["configs/dfew_finetune.yaml"] = {96, 3.75e-4, 3.75e-7, 7};
   for (int k = 2; k <= 5; ++k)
