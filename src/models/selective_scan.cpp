@@ -3,6 +3,7 @@
 #include "dfer/models/selective_scan.h"
 
 #include "dfer/models/layers.h"
+#include "dfer/models/selective_scan_cpu.h"
 #include "dfer/util/error.h"
 
 #include <fmt/format.h>
@@ -32,29 +33,6 @@ torch::Tensor cast(const torch::Tensor& t, at::ScalarType dt) {
   return t.defined() ? t.to(dt) : t;
 }
 
-void check_shapes(const torch::Tensor& u, const torch::Tensor& delta, const torch::Tensor& A,
-                  const torch::Tensor& Bm, const torch::Tensor& Cm, const torch::Tensor& D,
-                  const torch::Tensor& z, const torch::Tensor& delta_bias) {
-  auto fail = [&](const char* what) {
-    throw Error(fmt::format(
-        "selective_scan: {} (u {}, delta {}, A {}, B {}, C {}, D {}, z {}, delta_bias {})", what,
-        shape_str(u.sizes()), shape_str(delta.sizes()), shape_str(A.sizes()), shape_str(Bm.sizes()),
-        shape_str(Cm.sizes()), D.defined() ? shape_str(D.sizes()) : "-",
-        z.defined() ? shape_str(z.sizes()) : "-",
-        delta_bias.defined() ? shape_str(delta_bias.sizes()) : "-"));
-  };
-  if (u.dim() != 3 || delta.sizes() != u.sizes()) fail("u and delta must both be (B, E, L)");
-  const int64_t B = u.size(0), E = u.size(1), L = u.size(2);
-  if (A.dim() != 2 || A.size(0) != E) fail("A must be (E, N)");
-  const int64_t N = A.size(1);
-  const std::vector<int64_t> bc{B, N, L};
-  if (Bm.sizes() != c10::IntArrayRef(bc) || Cm.sizes() != c10::IntArrayRef(bc))
-    fail("B and C must be (B, N, L)");
-  if (z.defined() && z.sizes() != u.sizes()) fail("z must be (B, E, L)");
-  for (const auto* v : {&D, &delta_bias})
-    if (v->defined() && (v->dim() != 1 || v->size(0) != E)) fail("D and delta_bias must be (E)");
-}
-
 // dt = softplus(delta + delta_bias) in the compute dtype (torch's threshold 20 is the default).
 torch::Tensor step_sizes(const torch::Tensor& delta, const torch::Tensor& delta_bias,
                          bool softplus) {
@@ -70,17 +48,15 @@ torch::Tensor finish(torch::Tensor y, const torch::Tensor& u, const torch::Tenso
   return y;
 }
 
-#if DFER_CUDA_SCAN
-// DFER_SCAN=chunked in the environment keeps CUDA tensors on the chunked path: the GPU check and
-// benchmarks compare the two with the same binary. Read once.
-bool cuda_kernel_wanted() {
+// DFER_SCAN=chunked in the environment keeps CPU and CUDA tensors on the chunked path: the GPU
+// check and benchmarks compare the paths with the same binary. Read once.
+bool fused_wanted() {
   static const bool wanted = [] {
     const char* v = std::getenv("DFER_SCAN");
     return v == nullptr || std::strcmp(v, "chunked") != 0;
   }();
   return wanted;
 }
-#endif
 
 // One chunk of T steps from state h0 (B, E, N): u, dt (B, E, T); Bm, Cm (B, N, T). Returns the
 // chunk's C.h (B, E, T) and its last state. The decays exp(dt A) have exponents <= 0, so nothing
@@ -196,12 +172,36 @@ struct ChunkedScanFn : public torch::autograd::Function<ChunkedScanFn> {
 
 }  // namespace
 
+void check_selective_scan_shapes(const torch::Tensor& u, const torch::Tensor& delta,
+                                 const torch::Tensor& A, const torch::Tensor& Bm,
+                                 const torch::Tensor& Cm, const torch::Tensor& D,
+                                 const torch::Tensor& z, const torch::Tensor& delta_bias) {
+  auto fail = [&](const char* what) {
+    throw Error(fmt::format(
+        "selective_scan: {} (u {}, delta {}, A {}, B {}, C {}, D {}, z {}, delta_bias {})", what,
+        shape_str(u.sizes()), shape_str(delta.sizes()), shape_str(A.sizes()), shape_str(Bm.sizes()),
+        shape_str(Cm.sizes()), D.defined() ? shape_str(D.sizes()) : "-",
+        z.defined() ? shape_str(z.sizes()) : "-",
+        delta_bias.defined() ? shape_str(delta_bias.sizes()) : "-"));
+  };
+  if (u.dim() != 3 || delta.sizes() != u.sizes()) fail("u and delta must both be (B, E, L)");
+  const int64_t B = u.size(0), E = u.size(1), L = u.size(2);
+  if (A.dim() != 2 || A.size(0) != E) fail("A must be (E, N)");
+  const int64_t N = A.size(1);
+  const std::vector<int64_t> bc{B, N, L};
+  if (Bm.sizes() != c10::IntArrayRef(bc) || Cm.sizes() != c10::IntArrayRef(bc))
+    fail("B and C must be (B, N, L)");
+  if (z.defined() && z.sizes() != u.sizes()) fail("z must be (B, E, L)");
+  for (const auto* v : {&D, &delta_bias})
+    if (v->defined() && (v->dim() != 1 || v->size(0) != E)) fail("D and delta_bias must be (E)");
+}
+
 torch::Tensor selective_scan_reference(const torch::Tensor& u, const torch::Tensor& delta,
                                        const torch::Tensor& A, const torch::Tensor& Bm,
                                        const torch::Tensor& Cm, const torch::Tensor& D,
                                        const torch::Tensor& z, const torch::Tensor& delta_bias,
                                        bool delta_softplus) {
-  check_shapes(u, delta, A, Bm, Cm, D, z, delta_bias);
+  check_selective_scan_shapes(u, delta, A, Bm, Cm, D, z, delta_bias);
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
   const auto ct = compute_dtype(u);
   const auto uf = u.to(ct), Af = A.to(ct), Bf = Bm.to(ct), Cf = Cm.to(ct);
@@ -225,7 +225,7 @@ torch::Tensor selective_scan_chunked(const torch::Tensor& u, const torch::Tensor
                                      const torch::Tensor& Cm, const torch::Tensor& D,
                                      const torch::Tensor& z, const torch::Tensor& delta_bias,
                                      bool delta_softplus, int64_t chunk, ScanAlgorithm algorithm) {
-  check_shapes(u, delta, A, Bm, Cm, D, z, delta_bias);
+  check_selective_scan_shapes(u, delta, A, Bm, Cm, D, z, delta_bias);
   if (chunk <= 0) throw Error(fmt::format("selective_scan: chunk {} must be positive", chunk));
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
   const auto ct = compute_dtype(u);
@@ -243,10 +243,13 @@ torch::Tensor selective_scan(const torch::Tensor& u, const torch::Tensor& delta,
                              const torch::Tensor& Cm, const torch::Tensor& D,
                              const torch::Tensor& z, const torch::Tensor& delta_bias,
                              bool delta_softplus, int64_t chunk) {
-  // A CUDA build with DFER_CUDA_SCAN sends the CUDA tensors the fused kernel takes to it
+  // CPU tensors go to the fused CPU loops (dfer/models/selective_scan_cpu.h); a CUDA build with
+  // DFER_CUDA_SCAN sends the CUDA tensors the fused kernel takes to it
   // (dfer/models/selective_scan_cuda.h); everything else takes the chunked path.
+  if (fused_wanted() && selective_scan_cpu_supports(u))
+    return selective_scan_cpu(u, delta, A, Bm, Cm, D, z, delta_bias, delta_softplus, chunk);
 #if DFER_CUDA_SCAN
-  if (cuda_kernel_wanted() && selective_scan_cuda_supports(u, A))
+  if (fused_wanted() && selective_scan_cuda_supports(u, A))
     return selective_scan_cuda(u, delta, A, Bm, Cm, D, z, delta_bias, delta_softplus);
 #endif
   return selective_scan_chunked(u, delta, A, Bm, Cm, D, z, delta_bias, delta_softplus, chunk);

@@ -25,19 +25,27 @@ torch::Tensor selective_scan_reference(const torch::Tensor& u, const torch::Tens
                                        const torch::Tensor& z, const torch::Tensor& delta_bias,
                                        bool delta_softplus = true);
 
-// The scan the models use. On CPU and CUDA tensors alike it runs chunks of `chunk` steps in
-// closed form (pure LibTorch ops), carrying the (B, E, N) state between chunks: the peak extra
-// memory is O(B E N chunk), never the (B, E, L, N) history. Its backward (a custom autograd
-// function) saves only the inputs and the chunk-boundary states and recomputes each chunk in
-// reverse order. In a CUDA build with DFER_CUDA_SCAN, CUDA tensors go to
+// The scan the models use. CPU tensors go to the fused CPU scan (selective_scan_cpu.h, plain
+// loops, `chunk` steps between saved states); in a CUDA build with DFER_CUDA_SCAN, CUDA tensors
+// go to
 //   torch::Tensor selective_scan_cuda(u, delta, A, Bm, Cm, D, z, delta_bias, delta_softplus)
-// (selective_scan_cuda.h: the same arguments without `chunk`, differentiable) instead, unless the
-// environment says DFER_SCAN=chunked.
+// (selective_scan_cuda.h: the same arguments without `chunk`, differentiable). Everything else,
+// and everything when the environment says DFER_SCAN=chunked, takes selective_scan_chunked():
+// chunks of `chunk` steps in pure LibTorch ops, carrying the (B, E, N) state between chunks, so
+// the peak extra memory is O(B E N chunk), never the (B, E, L, N) history. Every path's backward
+// saves only the inputs and the chunk-boundary states and recomputes each chunk in reverse order.
 torch::Tensor selective_scan(const torch::Tensor& u, const torch::Tensor& delta,
                              const torch::Tensor& A, const torch::Tensor& Bm,
                              const torch::Tensor& Cm, const torch::Tensor& D,
                              const torch::Tensor& z, const torch::Tensor& delta_bias,
                              bool delta_softplus = true, int64_t chunk = 64);
+
+// Throws dfer::Error naming every shape unless the arguments have the layouts above (the paths
+// share it so that each names the same mistake the same way).
+void check_selective_scan_shapes(const torch::Tensor& u, const torch::Tensor& delta,
+                                 const torch::Tensor& A, const torch::Tensor& Bm,
+                                 const torch::Tensor& Cm, const torch::Tensor& D,
+                                 const torch::Tensor& z, const torch::Tensor& delta_bias);
 
 // How a chunk is scanned inside (the results agree to rounding): one fused step per token
 // (kSequential: least memory traffic, the CPU choice) or log2(chunk) whole-chunk steps of an
