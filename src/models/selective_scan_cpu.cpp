@@ -1,6 +1,6 @@
 // The fused CPU selective scan as a LibTorch op (see dfer/models/selective_scan_cpu.h): input
-// checks, dtype and layout normalisation, and the autograd Function around the raw-pointer
-// loops of selective_scan_cpu_kernel.h.
+// checks, dtype and layout normalisation, the step sizes, and the autograd Function around the
+// raw-pointer loops of selective_scan_cpu_kernel.h.
 #include "dfer/models/selective_scan_cpu.h"
 
 #include "dfer/models/selective_scan.h"
@@ -39,11 +39,11 @@ T* mut_or_null(torch::Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
 }
 
-// Bm and Cm arrive as (B, L, N) (see View3 in the kernel header).
+// The Function's inputs, in its order: u, dt, A, Bt, Ct, D, z (D and z possibly undefined).
+// Bt and Ct are (B, L, N) (see View3 in the kernel header).
 template <typename T>
-ks::ScanArgs<T> args_of(const variable_list& in, bool softplus, int64_t chunk) {
-  const auto &u = in[0], &delta = in[1], &A = in[2], &Bt = in[3], &Ct = in[4];
-  const auto &D = in[5], &z = in[6], &delta_bias = in[7];
+ks::ScanArgs<T> args_of(const variable_list& in, int64_t chunk) {
+  const auto &u = in[0], &dt = in[1], &A = in[2], &Bt = in[3], &Ct = in[4], &D = in[5], &z = in[6];
   ks::ScanArgs<T> a;
   a.batch = u.size(0);
   a.dim = u.size(1);
@@ -51,21 +51,18 @@ ks::ScanArgs<T> args_of(const variable_list& in, bool softplus, int64_t chunk) {
   a.dstate = A.size(1);
   a.chunk = chunk;
   a.u = view_of<T>(u);
-  a.delta = view_of<T>(delta);
+  a.dt = view_of<T>(dt);
   a.z = view_of<T>(z);
   a.Bm = view_of<T>(Bt);
   a.Cm = view_of<T>(Ct);
   a.A = A.data_ptr<T>();
   a.D = ptr_or_null<T>(D);
-  a.delta_bias = ptr_or_null<T>(delta_bias);
-  a.softplus = softplus;
   return a;
 }
 
 template <typename T>
-torch::Tensor run_forward(const variable_list& in, bool softplus, int64_t chunk,
-                          torch::Tensor* states) {
-  const auto a = args_of<T>(in, softplus, chunk);
+torch::Tensor run_forward(const variable_list& in, int64_t chunk, torch::Tensor* states) {
+  const auto a = args_of<T>(in, chunk);
   auto out = torch::empty(in[0].sizes(), in[0].options());
   *states =
       torch::empty({a.batch, a.dim, ks::num_chunks(a.length, chunk), a.dstate}, in[0].options());
@@ -76,50 +73,49 @@ torch::Tensor run_forward(const variable_list& in, bool softplus, int64_t chunk,
 // Gradients in the order of the Function's inputs.
 template <typename T>
 variable_list run_backward(const variable_list& in, const torch::Tensor& states,
-                           const torch::Tensor& gout, bool softplus, int64_t chunk) {
-  const auto a = args_of<T>(in, softplus, chunk);
-  const auto &u = in[0], &A = in[2], &Bt = in[3], &D = in[5], &z = in[6], &bias = in[7];
-  auto du = torch::empty(u.sizes(), u.options()), ddelta = torch::empty_like(du);
+                           const torch::Tensor& gout, int64_t chunk) {
+  const auto a = args_of<T>(in, chunk);
+  const auto &u = in[0], &A = in[2], &Bt = in[3], &D = in[5], &z = in[6];
+  auto du = torch::empty(u.sizes(), u.options()), ddt = torch::empty_like(du);
   auto dz = z.defined() ? torch::empty_like(du) : torch::Tensor();
   auto dA = torch::empty(A.sizes(), A.options());
   auto dB = torch::empty(Bt.sizes(), Bt.options()), dC = torch::empty_like(dB);
   auto dD = D.defined() ? torch::empty(D.sizes(), D.options()) : torch::Tensor();
-  auto dbias = bias.defined() ? torch::empty(bias.sizes(), bias.options()) : torch::Tensor();
   ks::ScanGrads<T> g;
   g.gout = view_of<T>(gout);
   g.du = du.data_ptr<T>();
-  g.ddelta = ddelta.data_ptr<T>();
+  g.ddt = ddt.data_ptr<T>();
   g.dz = mut_or_null<T>(dz);
   g.dA = dA.data_ptr<T>();
   g.dB = dB.data_ptr<T>();
   g.dC = dC.data_ptr<T>();
   g.dD = mut_or_null<T>(dD);
-  g.ddelta_bias = mut_or_null<T>(dbias);
   ks::scan_backward<T>(a, states.data_ptr<T>(), g);
-  return {du, ddelta, dA, dB, dC, dD, dz, dbias};
+  return {du, ddt, dA, dB, dC, dD, dz};
 }
 
 // Which of the optional inputs are real (the others are empty placeholders).
-constexpr int64_t kHasD = 1, kHasZ = 2, kHasBias = 4;
+constexpr int64_t kHasD = 1, kHasZ = 2;
 
-// Inputs arrive normalised: one dtype (float or double), u, delta, z with unit stride along L,
-// Bt and Ct as (B, L, N) with unit stride along N, A, D and delta_bias contiguous.
+// Inputs arrive normalised: one dtype (float or double), u, dt, z with unit stride along L,
+// Bt and Ct as (B, L, N) with unit stride along N, A and D contiguous.
 struct CpuScanFn : public torch::autograd::Function<CpuScanFn> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& u,
-                               const torch::Tensor& delta, const torch::Tensor& A,
+                               const torch::Tensor& dt, const torch::Tensor& A,
                                const torch::Tensor& Bt, const torch::Tensor& Ct,
-                               const torch::Tensor& D, const torch::Tensor& z,
-                               const torch::Tensor& delta_bias, bool softplus, int64_t chunk,
+                               const torch::Tensor& D, const torch::Tensor& z, int64_t chunk,
                                int64_t present) {
-    variable_list in{u, delta, A, Bt, Ct, D, z, delta_bias};
-    for (int64_t k = 0; k < 3; ++k)  // D, z, delta_bias: bits kHasD, kHasZ, kHasBias
-      if (!(present & (int64_t{1} << k))) in[5 + k] = torch::Tensor();
+    const variable_list in{u,
+                           dt,
+                           A,
+                           Bt,
+                           Ct,
+                           (present & kHasD) ? D : torch::Tensor(),
+                           (present & kHasZ) ? z : torch::Tensor()};
     torch::Tensor states;
-    auto out = u.scalar_type() == torch::kFloat64
-                   ? run_forward<double>(in, softplus, chunk, &states)
-                   : run_forward<float>(in, softplus, chunk, &states);
-    ctx->save_for_backward({u, delta, A, Bt, Ct, in[5], in[6], in[7], states});
-    ctx->saved_data["softplus"] = softplus;
+    auto out = u.scalar_type() == torch::kFloat64 ? run_forward<double>(in, chunk, &states)
+                                                  : run_forward<float>(in, chunk, &states);
+    ctx->save_for_backward({u, dt, A, Bt, Ct, in[5], in[6], states});
     ctx->saved_data["chunk"] = chunk;
     return out;
   }
@@ -129,14 +125,11 @@ struct CpuScanFn : public torch::autograd::Function<CpuScanFn> {
     const auto states = in.back();
     in.pop_back();
     const auto& u = in[0];
-    const bool softplus = ctx->saved_data["softplus"].toBool();
     const int64_t chunk = ctx->saved_data["chunk"].toInt();
     const auto gout = grad_out[0].defined() ? unit_last_stride(grad_out[0].to(u.scalar_type()))
                                             : torch::zeros(u.sizes(), u.options());
-    auto grads = u.scalar_type() == torch::kFloat64
-                     ? run_backward<double>(in, states, gout, softplus, chunk)
-                     : run_backward<float>(in, states, gout, softplus, chunk);
-    grads.push_back(torch::Tensor());  // softplus
+    auto grads = u.scalar_type() == torch::kFloat64 ? run_backward<double>(in, states, gout, chunk)
+                                                    : run_backward<float>(in, states, gout, chunk);
     grads.push_back(torch::Tensor());  // chunk
     grads.push_back(torch::Tensor());  // present
     return grads;
@@ -169,15 +162,18 @@ torch::Tensor selective_scan_cpu(const torch::Tensor& u, const torch::Tensor& de
   auto rows = [&](const torch::Tensor& t) { return t.defined() ? unit_last_stride(t.to(ct)) : t; };
   auto flat = [&](const torch::Tensor& t) { return t.defined() ? t.to(ct).contiguous() : t; };
   auto steps = [&](const torch::Tensor& t) { return unit_last_stride(t.to(ct).transpose(1, 2)); };
+  // The step sizes by LibTorch, as the other paths do: one vectorised pass over (B, E, L), the
+  // same numbers as the reference, and its own softplus backward (threshold 20 included).
+  auto dt = delta.to(ct);
+  if (delta_bias.defined()) dt = dt + delta_bias.to(ct).view({1, -1, 1});
+  if (delta_softplus) dt = torch::softplus(dt);
   // autograd::Function::apply cannot take undefined tensors: absent terms travel as empty
   // placeholders, and a mask says which are real.
   const auto none = torch::empty({0}, u.options().dtype(ct));
   auto or_none = [&](const torch::Tensor& t) { return t.defined() ? t : none; };
-  const int64_t present =
-      (D.defined() ? kHasD : 0) | (z.defined() ? kHasZ : 0) | (delta_bias.defined() ? kHasBias : 0);
-  auto out =
-      CpuScanFn::apply(rows(u), rows(delta), flat(A), steps(Bm), steps(Cm), or_none(flat(D)),
-                       or_none(rows(z)), or_none(flat(delta_bias)), delta_softplus, chunk, present);
+  const int64_t present = (D.defined() ? kHasD : 0) | (z.defined() ? kHasZ : 0);
+  auto out = CpuScanFn::apply(rows(u), rows(dt), flat(A), steps(Bm), steps(Cm), or_none(flat(D)),
+                              or_none(rows(z)), chunk, present);
   return out.to(u.scalar_type());
 }
 

@@ -4,6 +4,8 @@
 // multiply-adds, where the chunked LibTorch scan spends an operator launch per step.
 #include "selective_scan_cpu_kernel.h"
 
+#include "selective_scan_cpu_math.h"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -14,32 +16,9 @@ namespace dfer::models::cpu_scan {
 
 namespace {
 
-// torch's softplus (beta 1, threshold 20): the identity above 20, its derivative there 1.
-template <typename T>
-T softplus(T x) {
-  return x > T(20) ? x : std::log1p(std::exp(x));
-}
-
 template <typename T>
 T sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
-}
-
-// The raw step with its bias, before the softplus.
-template <typename T>
-T raw_step(const ScanArgs<T>& a, const T* delta_row, int64_t e, int64_t t) {
-  return delta_row[t] + (a.delta_bias ? a.delta_bias[e] : T(0));
-}
-
-template <typename T>
-T step_size(const ScanArgs<T>& a, T raw) {
-  return a.softplus ? softplus(raw) : raw;
-}
-
-// d dt / d raw: the sigmoid below the threshold, 1 above it or without the softplus.
-template <typename T>
-T step_derivative(const ScanArgs<T>& a, T raw) {
-  return a.softplus && raw <= T(20) ? sigmoid(raw) : T(1);
 }
 
 // Rows per task: a row is L N exponentials, so one row is already worth a thread at any model
@@ -51,18 +30,38 @@ int64_t grain_for(const ScanArgs<T>& a) {
 }
 
 // One step of the recurrence for every n: decay = exp(dt A) (kept for the backward), h updated
-// in place, returns C_t . h_t. The exponentials come first in their own loop so that the
-// multiply-adds after them form a clean loop the compiler can vectorise.
+// in place, returns C_t . h_t. Each loop is a plain loop over n that the compiler vectorises;
+// `prod` is scratch of N.
 template <typename T>
 T recurrence_step(int64_t N, const T* A, T dt, T u, const T* Bt, const T* Ct, const T* h_prev, T* h,
-                  T* decay) {
-  for (int64_t n = 0; n < N; ++n) decay[n] = std::exp(dt * A[n]);
-  T y = 0;
+                  T* decay, T* prod) {
+  scaled_exp(N, dt, A, decay);
   for (int64_t n = 0; n < N; ++n) {
     h[n] = decay[n] * h_prev[n] + dt * Bt[n] * u;  // zero-order-hold A, Euler B (§2.4)
-    y += Ct[n] * h[n];
+    prod[n] = Ct[n] * h[n];
   }
-  return y;
+  return lane_sum(N, prod);
+}
+
+// The per-state part of one backward step (see backward_row): lambda moves from h_t to h_{t-1},
+// the state-wise gradients accumulate, and the terms of du and d dt are left for lane_sum. Every
+// array is distinct, which __restrict tells the compiler: otherwise it would need more run-time
+// overlap tests than it is willing to emit, and the loop would stay scalar.
+template <typename T>
+void backward_step(int64_t N, T gy, T dt, T u, const T* __restrict A, const T* __restrict Bt,
+                   const T* __restrict Ct, const T* __restrict h, const T* __restrict h_prev,
+                   const T* __restrict decay, T* __restrict lambda, T* __restrict dA,
+                   T* __restrict dBt, T* __restrict dCt, T* __restrict du_terms,
+                   T* __restrict ddt_terms) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T l = lambda[n] + gy * Ct[n];  // d loss / d h_t
+    dCt[n] += gy * h[n];
+    dBt[n] += l * dt * u;
+    du_terms[n] = l * dt * Bt[n];
+    ddt_terms[n] = l * (A[n] * decay[n] * h_prev[n] + Bt[n] * u);
+    dA[n] += l * dt * decay[n] * h_prev[n];
+    lambda[n] = l * decay[n];
+  }
 }
 
 // The per-worker sums of the backward: a worker owns the rows [begin, end) of the flattened
@@ -70,8 +69,16 @@ T recurrence_step(int64_t N, const T* A, T dt, T u, const T* Bt, const T* Ct, co
 template <typename T>
 struct Partial {
   int64_t begin = 0, end = 0, b_lo = 0, b_hi = -1;
-  std::vector<T> dA, dD, dbias;  // (E, N), (E), (E)
-  std::vector<T> dB, dC;         // (b_hi - b_lo + 1, L, N)
+  std::vector<T> dA, dD;  // (E, N), (E)
+  std::vector<T> dB, dC;  // (b_hi - b_lo + 1, L, N)
+};
+
+// A backward worker's scratch: one chunk of recomputed states and decays, and per-state terms.
+template <typename T>
+struct Scratch {
+  std::vector<T> hist, decay, y, lambda, prod, du_terms, ddt_terms;
+  Scratch(int64_t K, int64_t N)
+      : hist((K + 1) * N), decay(K * N), y(K), lambda(N), prod(N), du_terms(N), ddt_terms(N) {}
 };
 
 // The backward of one (b, e) row, last chunk first. lambda carries d loss / d h_t backwards:
@@ -82,65 +89,54 @@ struct Partial {
 //   dC_t += gy h_t             dD += gy u      dz = gout y SiLU'(z)
 template <typename T>
 void backward_row(const ScanArgs<T>& a, const T* states, const ScanGrads<T>& g, int64_t b,
-                  int64_t e, Partial<T>& p, std::vector<T>& hist, std::vector<T>& decay,
-                  std::vector<T>& lambda) {
+                  int64_t e, Partial<T>& p, Scratch<T>& w) {
   const int64_t N = a.dstate, L = a.length, K = a.chunk, chunks = num_chunks(L, K);
   const int64_t row = b * a.dim + e;
-  const T *u = a.u.row(b, e), *raw_delta = a.delta.row(b, e), *gout = g.gout.row(b, e);
+  const T *u = a.u.row(b, e), *dt = a.dt.row(b, e), *gout = g.gout.row(b, e);
   const T* z = a.z.data ? a.z.row(b, e) : nullptr;
   const T* A = a.A + e * N;
   const T D = a.D ? a.D[e] : T(0);
-  T *du = g.du + row * L, *ddelta = g.ddelta + row * L;
+  T *du = g.du + row * L, *ddt = g.ddt + row * L;
   T* dz = g.dz ? g.dz + row * L : nullptr;
   T* dA = p.dA.data() + e * N;
   T *dB = p.dB.data() + (b - p.b_lo) * L * N, *dC = p.dC.data() + (b - p.b_lo) * L * N;
-  T dD = 0, dbias = 0;
-  std::fill(lambda.begin(), lambda.end(), T(0));
+  // Plain pointers for the inner loops: through the vectors the compiler reloads their data
+  // pointers every iteration and gives up vectorising.
+  T *lambda = w.lambda.data(), *du_terms = w.du_terms.data(), *ddt_terms = w.ddt_terms.data();
+  T dD = 0;
+  std::fill(w.lambda.begin(), w.lambda.end(), T(0));
 
   for (int64_t c = chunks - 1; c >= 0; --c) {
     const int64_t s = c * K, len = std::min(K, L - s);
-    // Forward again through the chunk: hist[t] is the state before step s + t.
-    std::copy_n(states + (row * chunks + c) * N, N, hist.data());
+    // Forward again through the chunk: hist[t] is the state before step s + t; y[t] = C . h
+    // (the gate's gradient needs it).
+    std::copy_n(states + (row * chunks + c) * N, N, w.hist.data());
     for (int64_t t = 0; t < len; ++t) {
-      const T dt = step_size(a, raw_step(a, raw_delta, e, s + t));
-      recurrence_step(N, A, dt, u[s + t], a.Bm.row(b, s + t), a.Cm.row(b, s + t),
-                      hist.data() + t * N, hist.data() + (t + 1) * N, decay.data() + t * N);
+      w.y[t] = recurrence_step(N, A, dt[s + t], u[s + t], a.Bm.row(b, s + t), a.Cm.row(b, s + t),
+                               w.hist.data() + t * N, w.hist.data() + (t + 1) * N,
+                               w.decay.data() + t * N, w.prod.data());
     }
     for (int64_t t = len - 1; t >= 0; --t) {
       const int64_t tt = s + t;
-      const T raw = raw_step(a, raw_delta, e, tt), dt = step_size(a, raw), ut = u[tt];
+      const T ut = u[tt];
       const T *Bt = a.Bm.row(b, tt), *Ct = a.Cm.row(b, tt);
-      const T *h = hist.data() + (t + 1) * N, *h_prev = hist.data() + t * N;
-      const T* dec = decay.data() + t * N;
+      const T *h = w.hist.data() + (t + 1) * N, *h_prev = w.hist.data() + t * N;
+      const T* dec = w.decay.data() + t * N;
       T gy = gout[tt];
       if (z) {
-        T y = 0;
-        for (int64_t n = 0; n < N; ++n) y += Ct[n] * h[n];
-        y += D * ut;
+        const T y = w.y[t] + D * ut;
         const T zt = z[tt], sz = sigmoid(zt);
         dz[tt] = gy * y * sz * (T(1) + zt * (T(1) - sz));
         gy = gy * zt * sz;
       }
-      T d_u = 0, d_dt = 0;
-      T *dBt = dB + tt * N, *dCt = dC + tt * N;
-      for (int64_t n = 0; n < N; ++n) {
-        const T l = lambda[n] + gy * Ct[n];
-        dCt[n] += gy * h[n];
-        dBt[n] += l * dt * ut;
-        d_u += l * dt * Bt[n];
-        d_dt += l * (A[n] * dec[n] * h_prev[n] + Bt[n] * ut);
-        dA[n] += l * dt * dec[n] * h_prev[n];
-        lambda[n] = l * dec[n];
-      }
-      const T d_raw = d_dt * step_derivative(a, raw);
-      du[tt] = d_u + gy * D;
-      ddelta[tt] = d_raw;
+      backward_step(N, gy, dt[tt], ut, A, Bt, Ct, h, h_prev, dec, lambda, dA, dB + tt * N,
+                    dC + tt * N, du_terms, ddt_terms);
+      du[tt] = lane_sum(N, du_terms) + gy * D;
+      ddt[tt] = lane_sum(N, ddt_terms);
       dD += gy * ut;
-      dbias += d_raw;
     }
   }
   p.dD[e] += dD;
-  p.dbias[e] += dbias;
 }
 
 // dst[i] = sum over the partials that hold index i, in partial order.
@@ -175,10 +171,10 @@ template <typename T>
 void scan_forward(const ScanArgs<T>& a, T* out, T* states) {
   const int64_t N = a.dstate, L = a.length, K = a.chunk, chunks = num_chunks(L, K);
   at::parallel_for(0, a.batch * a.dim, grain_for(a), [&](int64_t begin, int64_t end) {
-    std::vector<T> h(N), decay(N);
+    std::vector<T> h(N), decay(N), prod(N);
     for (int64_t row = begin; row < end; ++row) {
       const int64_t b = row / a.dim, e = row % a.dim;
-      const T *u = a.u.row(b, e), *raw_delta = a.delta.row(b, e);
+      const T *u = a.u.row(b, e), *dt = a.dt.row(b, e);
       const T* z = a.z.data ? a.z.row(b, e) : nullptr;
       const T* A = a.A + e * N;
       const T D = a.D ? a.D[e] : T(0);
@@ -187,9 +183,8 @@ void scan_forward(const ScanArgs<T>& a, T* out, T* states) {
       std::fill(h.begin(), h.end(), T(0));
       for (int64_t t = 0; t < L; ++t) {
         if (t % K == 0) std::copy(h.begin(), h.end(), saved + (t / K) * N);
-        const T dt = step_size(a, raw_step(a, raw_delta, e, t));
-        T y = recurrence_step(N, A, dt, u[t], a.Bm.row(b, t), a.Cm.row(b, t), h.data(), h.data(),
-                              decay.data());
+        T y = recurrence_step(N, A, dt[t], u[t], a.Bm.row(b, t), a.Cm.row(b, t), h.data(), h.data(),
+                              decay.data(), prod.data());
         y += D * u[t];
         if (z) y = y * (z[t] * sigmoid(z[t]));
         o[t] = y;
@@ -212,19 +207,17 @@ void scan_backward(const ScanArgs<T>& a, const T* states, const ScanGrads<T>& g)
     if (p.end > p.begin) p.b_lo = p.begin / E, p.b_hi = (p.end - 1) / E;
     p.dA.assign(E * N, T(0));
     p.dD.assign(E, T(0));
-    p.dbias.assign(E, T(0));
     p.dB.assign((p.b_hi - p.b_lo + 1) * L * N, T(0));
     p.dC.assign((p.b_hi - p.b_lo + 1) * L * N, T(0));
   }
   at::parallel_for(0, workers, 1, [&](int64_t w0, int64_t w1) {
-    std::vector<T> hist((K + 1) * N), decay(K * N), lambda(N);
+    Scratch<T> scratch(K, N);
     for (int64_t w = w0; w < w1; ++w)
       for (int64_t row = parts[w].begin; row < parts[w].end; ++row)
-        backward_row(a, states, g, row / E, row % E, parts[w], hist, decay, lambda);
+        backward_row(a, states, g, row / E, row % E, parts[w], scratch);
   });
   reduce_per_channel(parts, &Partial<T>::dA, E * N, g.dA);
   if (g.dD) reduce_per_channel(parts, &Partial<T>::dD, E, g.dD);
-  if (g.ddelta_bias) reduce_per_channel(parts, &Partial<T>::dbias, E, g.ddelta_bias);
   reduce_per_batch(a, parts, &Partial<T>::dB, g.dB);
   reduce_per_batch(a, parts, &Partial<T>::dC, g.dC);
 }
