@@ -125,10 +125,12 @@ int main(int argc, char** argv) {
   bench->add_option("--json", b_json, "--dist: also write the result of rank 0 to this file");
 
   auto* scan_check = app.add_subcommand(
-      "scan-check", "fused CUDA selective scan against the chunked LibTorch scan: errors, times");
+      "scan-check",
+      "fused CUDA (or, with --device cpu, CPU) selective scan against the chunked LibTorch scan: "
+      "errors, times");
   std::string sc_device = "cuda";
   int sc_runs = 5;
-  scan_check->add_option("--device", sc_device, "cuda[:N] (cpu: says why it skips the kernel)")
+  scan_check->add_option("--device", sc_device, "cuda[:N], or cpu: the fused CPU scan instead")
       ->capture_default_str();
   scan_check->add_option("--runs", sc_runs, "timed runs per measurement (median reported)")
       ->capture_default_str()

@@ -1,8 +1,9 @@
-// The selective-scan GPU check: fused CUDA kernel against the chunked LibTorch scan (see
-// dfer/models/scan_check.h).
+// The selective-scan check: the fused CUDA kernel (on a GPU) or the fused CPU scan (on the CPU)
+// against the chunked LibTorch scan (see dfer/models/scan_check.h).
 #include "dfer/models/scan_check.h"
 
 #include "dfer/models/selective_scan.h"
+#include "dfer/models/selective_scan_cpu.h"
 #if DFER_CUDA_SCAN
 #include "dfer/models/selective_scan_cuda.h"
 #endif
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace dfer::models {
@@ -115,20 +117,21 @@ void check_chunked_against_loop(torch::Device device, ScanCheckResult& result) {
       device.str(), s.B, s.E, s.N, s.L, err, ok ? "ok" : "FAIL");
 }
 
-#if DFER_CUDA_SCAN
-ScanFn kernel_fn() {
+ScanFn fused_cpu_fn() {
   return [](const Inputs& in, const Shape& s) {
     auto u = in.xz.narrow(1, 0, s.E), z = s.gated ? in.xz.narrow(1, s.E, s.E) : torch::Tensor();
-    return selective_scan_cuda(u, in.delta, in.A, in.Bm, in.Cm, in.D, z, in.delta_bias);
+    return selective_scan_cpu(u, in.delta, in.A, in.Bm, in.Cm, in.D, z, in.delta_bias);
   };
 }
 
+// One case: the fused scan `fast` (named `label`) against the chunked scan, forward and every
+// input gradient, then the median times of both.
 void check_case(const Shape& s, torch::ScalarType dtype, const ScanCheckOptions& o,
-                ScanCheckResult& result) {
+                const ScanFn& fast, const std::string& label, ScanCheckResult& result) {
   torch::manual_seed(0);
   const auto in = make_inputs(s, dtype, o.device);
   const auto gout = torch::randn({s.B, s.E, s.L}, in.xz.options().requires_grad(false));
-  const auto got = outputs_and_grads(kernel_fn(), in, s, gout);
+  const auto got = outputs_and_grads(fast, in, s, gout);
   const auto want = outputs_and_grads(chunked_fn(), in, s, gout);
   static const char* names[] = {"out", "dxz", "ddelta", "dA", "dB", "dC", "dD", "ddelta_bias"};
   const double tolerance = dtype == torch::kFloat32 ? 1e-4 : 2e-2;
@@ -146,15 +149,23 @@ void check_case(const Shape& s, torch::ScalarType dtype, const ScanCheckOptions&
     fn(in, s);
   };
   auto both = [&](const ScanFn& fn) { fn(in, s).backward(gout); };
-  const double k_fwd = median_ms([&] { forward(kernel_fn()); }, o.runs, o.device);
-  const double k_both = median_ms([&] { both(kernel_fn()); }, o.runs, o.device);
+  const double k_fwd = median_ms([&] { forward(fast); }, o.runs, o.device);
+  const double k_both = median_ms([&] { both(fast); }, o.runs, o.device);
   const double c_fwd = median_ms([&] { forward(chunked_fn()); }, o.runs, o.device);
   const double c_both = median_ms([&] { both(chunked_fn()); }, o.runs, o.device);
   result.report += fmt::format(
       "B {:>2} E {:>4} N {:>2} L {:>5} {:<4} {}: worst {} {:.1e} (<= {:.0e}) {:<4} | "
-      "kernel {:8.3f} / {:8.3f} ms, chunked {:8.3f} / {:8.3f} ms (forward / forward+backward)\n",
+      "{} {:8.3f} / {:8.3f} ms, chunked {:8.3f} / {:8.3f} ms (forward / forward+backward)\n",
       s.B, s.E, s.N, s.L, dtype == torch::kFloat32 ? "fp32" : "bf16", s.gated ? "gated" : "plain",
-      worst_name, worst, tolerance, ok ? "ok" : "FAIL", k_fwd, k_both, c_fwd, c_both);
+      worst_name, worst, tolerance, ok ? "ok" : "FAIL", label, k_fwd, k_both, c_fwd, c_both);
+}
+
+#if DFER_CUDA_SCAN
+ScanFn kernel_fn() {
+  return [](const Inputs& in, const Shape& s) {
+    auto u = in.xz.narrow(1, 0, s.E), z = s.gated ? in.xz.narrow(1, s.E, s.E) : torch::Tensor();
+    return selective_scan_cuda(u, in.delta, in.A, in.Bm, in.Cm, in.D, z, in.delta_bias);
+  };
 }
 #endif
 
@@ -166,6 +177,12 @@ ScanCheckResult check_scan_kernel(const ScanCheckOptions& o) {
     result.report += fmt::format(
         "selective-scan CUDA kernel: needs a CUDA device (here {}): kernel comparison skipped\n",
         o.device.str());
+    // The fused CPU scan instead, at VideoMamba-S's shape (the times that matter for CPU
+    // training) and an odd ungated one.
+    result.report += fmt::format("fused CPU scan against the chunked scan, {} intra-op threads:\n",
+                                 at::get_num_threads());
+    for (const Shape& s : {Shape{2, 768, 16, 1601, true}, Shape{2, 70, 3, 65, false}})
+      check_case(s, torch::kFloat32, o, fused_cpu_fn(), "fused cpu", result);
   } else if (!torch::cuda::is_available()) {
     result.passed = false;
     result.report += "selective-scan CUDA kernel: no CUDA device visible: FAIL\n";
@@ -179,7 +196,8 @@ ScanCheckResult check_scan_kernel(const ScanCheckOptions& o) {
                                     {2, 70, 3, 65, false},
                                     {1, 40, 32, 33, true}};
     for (const auto& s : shapes)
-      for (auto dtype : {torch::kFloat32, torch::kBFloat16}) check_case(s, dtype, o, result);
+      for (auto dtype : {torch::kFloat32, torch::kBFloat16})
+        check_case(s, dtype, o, kernel_fn(), "kernel", result);
 #else
     result.passed = false;
     result.report += "selective-scan CUDA kernel: not in this build (CMake found no nvcc): FAIL\n";

@@ -1,6 +1,6 @@
-// The GPU check of the selective scan (`dfer-model scan-check`, run by tools/gpu_check.sh): the
-// fused CUDA kernel against the chunked LibTorch scan, forward and every input gradient, and the
-// time of each.
+// The check of the fused selective scans (`dfer-model scan-check`, run by tools/gpu_check.sh on
+// a GPU): the fused CUDA kernel, or on the CPU the fused CPU scan, against the chunked LibTorch
+// scan, forward and every input gradient, and the time of each.
 #pragma once
 
 #include <torch/torch.h>
@@ -22,8 +22,10 @@ struct ScanCheckResult {
 // On CUDA (a build with the kernel): a few shapes, VideoMamba-S's (B 2, E 768, N 16, L 1601)
 // among them, in fp32 (tolerance 1e-4 of the largest reference value) and bf16 inputs (2e-2:
 // both sides round the same fp32 results to bf16, one ulp is 2^-8 of the value). Elsewhere it
-// says why the kernel was not checked, and checks the chunked scan against the sequential loop,
-// so a CPU rehearsal still exercises the path. Fails on CUDA when this build has no kernel.
+// says why the kernel was not checked, checks the fused CPU scan against the chunked scan the
+// same way (fp32, VideoMamba-S's shape among them, with the median times of both at the current
+// intra-op thread count: `dfer-model --threads 2 scan-check --device cpu` is the CPU benchmark)
+// and the chunked scan against the sequential loop. Fails on CUDA when this build has no kernel.
 ScanCheckResult check_scan_kernel(const ScanCheckOptions& options);
 
 }  // namespace dfer::models
