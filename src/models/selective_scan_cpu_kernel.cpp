@@ -33,8 +33,8 @@ int64_t grain_for(const ScanArgs<T>& a) {
 // in place, returns C_t . h_t. Each loop is a plain loop over n that the compiler vectorises;
 // `prod` is scratch of N.
 template <typename T>
-T recurrence_step(int64_t N, const T* A, T dt, T u, const T* Bt, const T* Ct, const T* h_prev, T* h,
-                  T* decay, T* prod) {
+DFER_SCAN_INLINE T recurrence_step(int64_t N, const T* A, T dt, T u, const T* Bt, const T* Ct,
+                                   const T* h_prev, T* h, T* decay, T* prod) {
   scaled_exp(N, dt, A, decay);
   for (int64_t n = 0; n < N; ++n) {
     h[n] = decay[n] * h_prev[n] + dt * Bt[n] * u;  // zero-order-hold A, Euler B (§2.4)
@@ -48,11 +48,12 @@ T recurrence_step(int64_t N, const T* A, T dt, T u, const T* Bt, const T* Ct, co
 // array is distinct, which __restrict tells the compiler: otherwise it would need more run-time
 // overlap tests than it is willing to emit, and the loop would stay scalar.
 template <typename T>
-void backward_step(int64_t N, T gy, T dt, T u, const T* __restrict A, const T* __restrict Bt,
-                   const T* __restrict Ct, const T* __restrict h, const T* __restrict h_prev,
-                   const T* __restrict decay, T* __restrict lambda, T* __restrict dA,
-                   T* __restrict dBt, T* __restrict dCt, T* __restrict du_terms,
-                   T* __restrict ddt_terms) {
+DFER_SCAN_INLINE void backward_step(int64_t N, T gy, T dt, T u, const T* __restrict A,
+                                    const T* __restrict Bt, const T* __restrict Ct,
+                                    const T* __restrict h, const T* __restrict h_prev,
+                                    const T* __restrict decay, T* __restrict lambda,
+                                    T* __restrict dA, T* __restrict dBt, T* __restrict dCt,
+                                    T* __restrict du_terms, T* __restrict ddt_terms) {
   for (int64_t n = 0; n < N; ++n) {
     const T l = lambda[n] + gy * Ct[n];  // d loss / d h_t
     dCt[n] += gy * h[n];
@@ -88,8 +89,8 @@ struct Scratch {
 //   dA   += lambda dt decay h_{t-1}    d dt_t = sum_n lambda (A decay h_{t-1} + B_t u)
 //   dC_t += gy h_t             dD += gy u      dz = gout y SiLU'(z)
 template <typename T>
-void backward_row(const ScanArgs<T>& a, const T* states, const ScanGrads<T>& g, int64_t b,
-                  int64_t e, Partial<T>& p, Scratch<T>& w) {
+DFER_SCAN_INLINE void backward_row(const ScanArgs<T>& a, const T* states, const ScanGrads<T>& g,
+                                   int64_t b, int64_t e, Partial<T>& p, Scratch<T>& w) {
   const int64_t N = a.dstate, L = a.length, K = a.chunk, chunks = num_chunks(L, K);
   const int64_t row = b * a.dim + e;
   const T *u = a.u.row(b, e), *dt = a.dt.row(b, e), *gout = g.gout.row(b, e);
@@ -139,6 +140,68 @@ void backward_row(const ScanArgs<T>& a, const T* states, const ScanGrads<T>& g, 
   p.dD[e] += dD;
 }
 
+// The forward of the rows [begin, end) of the flattened (batch, channel) index.
+template <typename T>
+DFER_SCAN_INLINE void forward_rows_impl(const ScanArgs<T>& a, T* out, T* states, int64_t begin,
+                                        int64_t end) {
+  const int64_t N = a.dstate, L = a.length, K = a.chunk, chunks = num_chunks(L, K);
+  std::vector<T> h(N), decay(N), prod(N);
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t b = row / a.dim, e = row % a.dim;
+    const T *u = a.u.row(b, e), *dt = a.dt.row(b, e);
+    const T* z = a.z.data ? a.z.row(b, e) : nullptr;
+    const T* A = a.A + e * N;
+    const T D = a.D ? a.D[e] : T(0);
+    T* o = out + row * L;
+    T* saved = states + row * chunks * N;
+    std::fill(h.begin(), h.end(), T(0));
+    for (int64_t t = 0; t < L; ++t) {
+      if (t % K == 0) std::copy(h.begin(), h.end(), saved + (t / K) * N);
+      T y = recurrence_step(N, A, dt[t], u[t], a.Bm.row(b, t), a.Cm.row(b, t), h.data(), h.data(),
+                            decay.data(), prod.data());
+      y += D * u[t];
+      if (z) y = y * (z[t] * sigmoid(z[t]));
+      o[t] = y;
+    }
+  }
+}
+
+// The backward of one worker's rows.
+template <typename T>
+DFER_SCAN_INLINE void backward_rows_impl(const ScanArgs<T>& a, const T* states,
+                                         const ScanGrads<T>& g, Partial<T>& p) {
+  Scratch<T> scratch(a.chunk, a.dstate);
+  for (int64_t row = p.begin; row < p.end; ++row)
+    backward_row(a, states, g, row / a.dim, row % a.dim, p, scratch);
+}
+
+// The row loops as plain functions. float's are compiled twice, for AVX2 and for the baseline,
+// and the loader picks one for the CPU (GCC's target_clones, an ifunc): twice the lanes in
+// every loop over the states, without building for one machine. double (the tests) stays on
+// the baseline.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define DFER_SCAN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DFER_SCAN_CLONES
+#endif
+
+DFER_SCAN_CLONES void forward_rows(const ScanArgs<float>& a, float* out, float* states,
+                                   int64_t begin, int64_t end) {
+  forward_rows_impl(a, out, states, begin, end);
+}
+void forward_rows(const ScanArgs<double>& a, double* out, double* states, int64_t begin,
+                  int64_t end) {
+  forward_rows_impl(a, out, states, begin, end);
+}
+DFER_SCAN_CLONES void backward_rows(const ScanArgs<float>& a, const float* states,
+                                    const ScanGrads<float>& g, Partial<float>& p) {
+  backward_rows_impl(a, states, g, p);
+}
+void backward_rows(const ScanArgs<double>& a, const double* states, const ScanGrads<double>& g,
+                   Partial<double>& p) {
+  backward_rows_impl(a, states, g, p);
+}
+
 // dst[i] = sum over the partials that hold index i, in partial order.
 template <typename T>
 void reduce_per_channel(const std::vector<Partial<T>>& parts, std::vector<T> Partial<T>::*field,
@@ -169,33 +232,13 @@ void reduce_per_batch(const ScanArgs<T>& a, const std::vector<Partial<T>>& parts
 
 template <typename T>
 void scan_forward(const ScanArgs<T>& a, T* out, T* states) {
-  const int64_t N = a.dstate, L = a.length, K = a.chunk, chunks = num_chunks(L, K);
-  at::parallel_for(0, a.batch * a.dim, grain_for(a), [&](int64_t begin, int64_t end) {
-    std::vector<T> h(N), decay(N), prod(N);
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t b = row / a.dim, e = row % a.dim;
-      const T *u = a.u.row(b, e), *dt = a.dt.row(b, e);
-      const T* z = a.z.data ? a.z.row(b, e) : nullptr;
-      const T* A = a.A + e * N;
-      const T D = a.D ? a.D[e] : T(0);
-      T* o = out + row * L;
-      T* saved = states + row * chunks * N;
-      std::fill(h.begin(), h.end(), T(0));
-      for (int64_t t = 0; t < L; ++t) {
-        if (t % K == 0) std::copy(h.begin(), h.end(), saved + (t / K) * N);
-        T y = recurrence_step(N, A, dt[t], u[t], a.Bm.row(b, t), a.Cm.row(b, t), h.data(), h.data(),
-                              decay.data(), prod.data());
-        y += D * u[t];
-        if (z) y = y * (z[t] * sigmoid(z[t]));
-        o[t] = y;
-      }
-    }
-  });
+  at::parallel_for(0, a.batch * a.dim, grain_for(a),
+                   [&](int64_t begin, int64_t end) { forward_rows(a, out, states, begin, end); });
 }
 
 template <typename T>
 void scan_backward(const ScanArgs<T>& a, const T* states, const ScanGrads<T>& g) {
-  const int64_t rows = a.batch * a.dim, N = a.dstate, L = a.length, K = a.chunk, E = a.dim;
+  const int64_t rows = a.batch * a.dim, N = a.dstate, L = a.length, E = a.dim;
   // One partial per worker, the rows split evenly: the partition (hence the order of every
   // sum) depends only on the thread count, not on scheduling.
   const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows));
@@ -211,10 +254,7 @@ void scan_backward(const ScanArgs<T>& a, const T* states, const ScanGrads<T>& g)
     p.dC.assign((p.b_hi - p.b_lo + 1) * L * N, T(0));
   }
   at::parallel_for(0, workers, 1, [&](int64_t w0, int64_t w1) {
-    Scratch<T> scratch(K, N);
-    for (int64_t w = w0; w < w1; ++w)
-      for (int64_t row = parts[w].begin; row < parts[w].end; ++row)
-        backward_row(a, states, g, row / E, row % E, parts[w], scratch);
+    for (int64_t w = w0; w < w1; ++w) backward_rows(a, states, g, parts[w]);
   });
   reduce_per_channel(parts, &Partial<T>::dA, E * N, g.dA);
   if (g.dD) reduce_per_channel(parts, &Partial<T>::dD, E, g.dD);

@@ -7,6 +7,15 @@
 #include <cstdint>
 #include <cstring>
 
+// Forced inlining: the scan's per-row loops are compiled once more for AVX2 (see
+// selective_scan_cpu_kernel.cpp), and these helpers only take that instruction set when they are
+// inlined into them.
+#if defined(__GNUC__)
+#define DFER_SCAN_INLINE inline __attribute__((always_inline))
+#else
+#define DFER_SCAN_INLINE inline
+#endif
+
 namespace dfer::models::cpu_scan {
 
 // e^x for float, within 1 ulp of the exact value for x in [-87, 88] (0.94 at worst, measured); 0
@@ -16,7 +25,7 @@ namespace dfer::models::cpu_scan {
 // N of these per step and channel, most of its time. The method is the textbook one: x = k ln2 + r
 // with |r| <= ln2 / 2, e^r from a degree-6 polynomial (Cephes' expf coefficients), 2^k written into
 // the exponent bits.
-inline float exp_lane(float x) {
+DFER_SCAN_INLINE float exp_lane(float x) {
   // -87, |-87| and 88 as float bits; +inf's bits.
   constexpr int32_t kLoBits = int32_t(0xc2ae0000u), kLoMagBits = 0x42ae0000, kHiBits = 0x42b00000;
   constexpr int32_t kInfBits = 0x7f800000;
@@ -66,17 +75,17 @@ inline float exp_lane(float x) {
 }
 
 // out[n] = exp(s * a[n]): float takes exp_lane, double (the tests' precision) the library.
-inline void scaled_exp(int64_t N, float s, const float* a, float* out) {
+DFER_SCAN_INLINE void scaled_exp(int64_t N, float s, const float* a, float* out) {
   for (int64_t n = 0; n < N; ++n) out[n] = exp_lane(s * a[n]);
 }
-inline void scaled_exp(int64_t N, double s, const double* a, double* out) {
+DFER_SCAN_INLINE void scaled_exp(int64_t N, double s, const double* a, double* out) {
   for (int64_t n = 0; n < N; ++n) out[n] = std::exp(s * a[n]);
 }
 
 // The sum of v[0..N) in four interleaved lanes, then the lanes pairwise: a fixed order (the same
 // numbers on every run) that vectorises, where a single accumulator is a chain of N dependent adds.
 template <typename T>
-T lane_sum(int64_t N, const T* v) {
+DFER_SCAN_INLINE T lane_sum(int64_t N, const T* v) {
   T acc[4] = {T(0), T(0), T(0), T(0)};
   int64_t n = 0;
   for (; n + 4 <= N; n += 4)
