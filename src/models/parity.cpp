@@ -21,11 +21,12 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using TensorMap = std::map<std::string, torch::Tensor>;
 
-// Fine-tune fixture: logits/features for every classify token type, plus the taps.
+// Fine-tune fixture (ViT / LGI-Former or VideoMamba): logits, features and the taps, and for an
+// LGI-Former the logits/features of every classify token type.
 TensorMap run_finetune(const ModelSpec& spec, const io::NamedTensors& weights,
                        const TensorMap& inputs, const fs::path& input_file,
                        const torch::Device& device) {
-  auto model = build_finetune(spec);
+  auto model = build_classifier(spec);
   load_state(*model, weights, /*strict=*/true);
   model->to(device);
   model->eval();
@@ -36,35 +37,18 @@ TensorMap run_finetune(const ModelSpec& spec, const io::NamedTensors& weights,
   TensorMap out(taps.begin(), taps.end());
   out["logits"] = logits;
   out["features"] = features;
-  if (spec.attn_type == "local_global") {
+  if (spec.backbone == "vit" && spec.attn_type == "local_global") {
+    auto vit = as_finetune(model);
     const std::pair<const char*, ClassifyTokens> kinds[] = {{"org", ClassifyTokens::kOrg},
                                                             {"region", ClassifyTokens::kRegion},
                                                             {"all", ClassifyTokens::kAll}};
     for (const auto& [suffix, kind] : kinds) {
-      model->set_classify_tokens(kind);
-      auto [l, f] = model->forward_with_features(video);
+      vit->set_classify_tokens(kind);
+      auto [l, f] = vit->forward_with_features(video);
       out[fmt::format("logits_{}", suffix)] = l;
       out[fmt::format("features_{}", suffix)] = f;
     }
   }
-  return out;
-}
-
-// VideoMamba fixture: logits, features and the taps.
-TensorMap run_videomamba(const ModelSpec& spec, const io::NamedTensors& weights,
-                         const TensorMap& inputs, const fs::path& input_file,
-                         const torch::Device& device) {
-  auto model = build_videomamba(spec);
-  load_state(*model, weights, /*strict=*/true);
-  model->to(device);
-  model->eval();
-  torch::NoGradGuard guard;
-  auto video = fixture_tensor(inputs, "video", input_file.string()).to(device);
-  Taps taps;
-  auto [logits, features] = model->forward_with_features(video, &taps);
-  TensorMap out(taps.begin(), taps.end());
-  out["logits"] = logits;
-  out["features"] = features;
   return out;
 }
 
@@ -243,9 +227,7 @@ ParityResult run_parity(const std::string& fixture_dir, const ParityOptions& opt
   }
   TensorMap ours;
   try {
-    if (spec.backbone == "videomamba")
-      ours = run_videomamba(spec, weights, inputs, input_file, options.device);
-    else if (spec.kind == ModelKind::kPretrain)
+    if (spec.kind == ModelKind::kPretrain)
       ours = run_pretrain(spec, config, weights, inputs, input_file, options.device);
     else
       ours = run_finetune(spec, weights, inputs, input_file, options.device);
