@@ -11,6 +11,9 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <set>
+#include <string>
+
 using namespace dfer::models;
 
 namespace {
@@ -359,6 +362,21 @@ TEST_CASE("VideoMamba registry, validation and the later reference's flavour", "
   auto per_frame = build_videomamba(fork);
   per_frame->eval();
   CHECK(per_frame->forward(video).sizes() == torch::IntArrayRef({2, 4, 3}));
+  // The combine task's heads (reg, cls) behind the MLP decoder, per frame, as on the ViT.
+  fork.heads = {{"reg", 2}, {"cls", 7}};
+  fork.decoder_hidden = 8;
+  auto combine = build_classifier(fork);
+  std::set<std::string> names;
+  for (const auto& kv : combine->named_parameters()) names.insert(kv.key());
+  for (const char* n : {"head.reg.weight", "head.cls.bias", "decoder.0.weight", "decoder.2.bias"}) {
+    INFO(n);
+    CHECK(names.count(n));
+  }
+  CHECK_FALSE(names.count("head.weight"));
+  combine->eval();
+  auto both = combine->forward(video);
+  CHECK(both.sizes() == torch::IntArrayRef({2, 4, 9}));
+  CHECK(split_heads(fork, both)[1].sizes() == torch::IntArrayRef({2, 4, 7}));
 
   auto bad = spec_from_name("videomamba_tiny");
   bad.d_state = 0;
