@@ -27,7 +27,8 @@ gpu="$root/.gpu"
 # yaml-cpp, spdlog + fmt (built libraries) and the header-only CLI11 and nlohmann-json.
 debs=(libyaml-cpp-dev libyaml-cpp0.7 libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 libcli11-dev
   nlohmann-json3-dev libgloo-dev)
-fixtures=(finetune_lgi_small finetune_vit_small pretrain_lgi_small)
+# videomamba_tiny_small runs the fused CUDA scan inside the model against the upstream fixture.
+fixtures=(finetune_lgi_small finetune_vit_small pretrain_lgi_small videomamba_tiny_small)
 
 step() { echo; echo "==> $* ($(($(date +%s) - start)) s)"; }
 start=$(date +%s)
