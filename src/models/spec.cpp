@@ -214,6 +214,9 @@ void validate_videomamba(const ModelSpec& s) {
     require(s.decoder_depth >= 0, "decoder_depth", "must be >= 0");
     require(!s.keep_temporal_dim, "keep_temporal_dim",
             "is a fine-tune output; the pre-training model predicts pixels");
+    require(s.heads.empty() && s.decoder_hidden == 0, "heads",
+            "task heads and their decoder belong to the fine-tune model; the pre-training model "
+            "predicts pixels");
   }
 }
 
