@@ -160,7 +160,7 @@ void append_line(const std::string& path, const std::string& line) {
   ::close(fd);
 }
 
-int64_t keep_epochs_before(const std::string& path, int64_t epoch) {
+int64_t keep_epochs_before(const std::string& path, int64_t epoch, OtherLines other) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return 0;
   std::ostringstream all;
@@ -177,7 +177,7 @@ int64_t keep_epochs_before(const std::string& path, int64_t epoch) {
     if (line.empty()) continue;
     const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     const bool good = j.is_object() && j.contains("epoch") && j.at("epoch").is_number_integer();
-    if (!good && torn) {
+    if ((!good && torn) || (other == OtherLines::kDrop && (!good || torn))) {
       ++removed;
       continue;
     }

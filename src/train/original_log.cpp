@@ -2,10 +2,7 @@
 #include "dfer/train/original_log.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
-#include "dfer/io/atomic_file.h"
 #include "dfer/train/metrics.h"
 #include "dfer/util/error.h"
 
@@ -103,30 +100,7 @@ void append_original_log(const std::string& out_dir, const nlohmann::ordered_jso
 }
 
 int64_t prune_original_log(const std::string& path, int64_t epoch) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return 0;
-  std::ostringstream all;
-  all << in.rdbuf();
-  const std::string text = all.str();
-  std::string kept;
-  int64_t removed = 0;
-  for (std::size_t at = 0; at < text.size();) {
-    const std::size_t end = text.find('\n', at);
-    const bool torn = end == std::string::npos;
-    const std::string line = text.substr(at, torn ? std::string::npos : end - at);
-    at = torn ? text.size() : end + 1;
-    if (line.empty()) continue;
-    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    const bool epoch_line =
-        !torn && j.is_object() && j.contains("epoch") && j.at("epoch").is_number_integer();
-    if (!epoch_line || j.at("epoch").get<int64_t>() >= epoch) {
-      ++removed;
-      continue;
-    }
-    kept += line + "\n";
-  }
-  if (removed > 0) io::write_file_atomic(path, kept);
-  return removed;
+  return keep_epochs_before(path, epoch, OtherLines::kDrop);
 }
 
 }  // namespace dfer::train

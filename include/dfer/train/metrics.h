@@ -57,8 +57,11 @@ void append_line(const std::string& path, const std::string& line);
 // a resume from the end of epoch `epoch - 1` repeats the later epochs, which would otherwise be
 // logged twice. A torn last line (a kill mid-append) is dropped too. Returns the lines removed; a
 // missing file is left missing. Throws dfer::Error naming the file and line for a line that is not
-// a JSON object with an integer "epoch" (other than a torn last line).
-int64_t keep_epochs_before(const std::string& path, int64_t epoch);
+// a JSON object with an integer "epoch" (other than a torn last line); with OtherLines::kDrop such
+// lines, and a torn last line of any kind, are removed instead (log.txt's final-results lines).
+enum class OtherLines { kError, kDrop };
+int64_t keep_epochs_before(const std::string& path, int64_t epoch,
+                           OtherLines other = OtherLines::kError);
 
 // Known class names for a dataset kind ("DFEW", "FERV39k", "synth", "MAFW", "RAVDESS", "CREMA-D",
 // "ENTERFACE") when the count matches,
