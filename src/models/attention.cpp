@@ -1,6 +1,7 @@
 // Attention kernel selection and the two attention modules (see dfer/models/attention.h).
 #include "dfer/models/attention.h"
 
+#include "dfer/models/layers.h"
 #include "dfer/models/lora.h"
 #include "dfer/util/error.h"
 
@@ -38,7 +39,7 @@ torch::Tensor qkv_bias_of(const torch::Tensor& q_bias, const torch::Tensor& v_bi
 
 // The output projection, plus its LoRA update when it has an adapter.
 torch::Tensor project(torch::nn::Linear& proj, const torch::Tensor& x) {
-  auto y = proj(x);
+  auto y = linear(proj, x);
   if (auto d = lora_delta(*proj, x); d.defined()) y = y + d;
   return y;
 }
@@ -101,7 +102,7 @@ AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias, doub
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
-  auto qkv_out = torch::nn::functional::linear(x, qkv->weight, qkv_bias_of(q_bias, v_bias));
+  auto qkv_out = at::linear(x, qkv->weight, qkv_bias_of(q_bias, v_bias));
   if (auto d = lora_delta(*qkv, x); d.defined()) qkv_out = qkv_out + d;
   // (B, N, 3, H, D) -> (3, B, H, N, D)
   auto parts = qkv_out.view({B, N, 3, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
@@ -129,16 +130,15 @@ GeneralAttentionImpl::GeneralAttentionImpl(int64_t dim, int64_t num_heads, bool 
 }
 
 torch::Tensor GeneralAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
-  namespace F = torch::nn::functional;
   const auto& ctx = context.defined() ? context : x;
   const int64_t B = x.size(0), T1 = x.size(1), T2 = ctx.size(1);
-  auto qx = F::linear(x, q->weight, q_bias);
+  auto qx = at::linear(x, q->weight, q_bias);
   if (auto d = lora_delta(*q, x); d.defined()) qx = qx + d;
   auto qh = qx.view({B, T1, num_heads_, head_dim_}).transpose(1, 2);
   // K and V as two products with the halves of kv.weight: the same numbers as one product with
   // bias cat(0, v_bias), without building the zero block or splitting the output.
-  auto kx = F::linear(ctx, kv->weight.narrow(0, 0, dim_));
-  auto vx = F::linear(ctx, kv->weight.narrow(0, dim_, dim_), v_bias);
+  auto kx = at::linear(ctx, kv->weight.narrow(0, 0, dim_));
+  auto vx = at::linear(ctx, kv->weight.narrow(0, dim_, dim_), v_bias);
   if (auto d = lora_delta(*kv, ctx, 0, dim_); d.defined()) kx = kx + d;
   if (auto d = lora_delta(*kv, ctx, dim_, dim_); d.defined()) vx = vx + d;
   auto kh = kx.view({B, T2, num_heads_, head_dim_}).transpose(1, 2);

@@ -126,7 +126,7 @@ torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& video) {
                      .permute({0, 2, 4, 6, 1, 3, 5, 7})
                      .reshape({B, t * h * w, in_chans_ * tubelet_ * p * p});
   auto weight = proj->weight.reshape({proj->weight.size(0), -1});
-  return torch::nn::functional::linear(patches, weight, proj->bias);
+  return at::linear(patches, weight, proj->bias);
 }
 
 MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, double drop) : drop_(drop) {
@@ -135,7 +135,7 @@ MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, double drop) : dr
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  auto y = fc2(torch::gelu(fc1(x)));
+  auto y = linear(fc2, torch::gelu(linear(fc1, x)));
   if (drop_ > 0.0) y = torch::dropout(y, drop_, is_training());
   return y;
 }

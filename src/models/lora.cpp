@@ -52,8 +52,7 @@ torch::Tensor lora_delta(const torch::nn::LinearImpl& linear, const torch::Tenso
   const torch::Tensor b = find_param(linear, "lora_B", false);
   const torch::Tensor scale = find_param(linear, "lora_scale", true);
   auto bb = rows < 0 ? b : b.narrow(0, row0, rows);
-  namespace F = torch::nn::functional;
-  return F::linear(F::linear(x, a.to(x.scalar_type())), bb.to(x.scalar_type())) *
+  return at::linear(at::linear(x, a.to(x.scalar_type())), bb.to(x.scalar_type())) *
          scale.to(x.scalar_type());
 }
 

@@ -100,9 +100,9 @@ torch::Tensor BiMambaImpl::direction(const torch::Tensor& xz, bool backward) {
       F::conv1d(x, conv->weight,
                 F::Conv1dFuncOptions().bias(conv->bias).padding(options_.d_conv - 1).groups(E))
           .narrow(2, 0, L));
-  auto x_dbl = F::linear(u.transpose(1, 2), xp->weight);                    // (B, L, R + 2N)
-  auto dt = F::linear(x_dbl.narrow(2, 0, R), dtp->weight).transpose(1, 2);  // (B, E, L), no bias
-  auto Bm = x_dbl.narrow(2, R, N).transpose(1, 2);                          // (B, N, L)
+  auto x_dbl = at::linear(u.transpose(1, 2), xp->weight);                    // (B, L, R + 2N)
+  auto dt = at::linear(x_dbl.narrow(2, 0, R), dtp->weight).transpose(1, 2);  // (B, E, L), no bias
+  auto Bm = x_dbl.narrow(2, R, N).transpose(1, 2);                           // (B, N, L)
   auto Cm = x_dbl.narrow(2, R + N, N).transpose(1, 2);
   const auto ct = at_least_fp32(a_log);
   auto A = -torch::exp(a_log.to(ct));
@@ -116,10 +116,10 @@ torch::Tensor BiMambaImpl::forward(const torch::Tensor& hidden) {
     throw Error(fmt::format("BiMamba: input {} is not (B, L, {})", shape_str(hidden.sizes()),
                             options_.d_model));
   // Channels first as upstream, so the backward direction flips x and z together in time.
-  auto xz = in_proj(hidden).transpose(1, 2);  // (B, 2E, L)
+  auto xz = linear(in_proj, hidden).transpose(1, 2);  // (B, 2E, L)
   auto y_f = direction(xz, /*backward=*/false);
   auto y_b = direction(xz.flip({2}), /*backward=*/true);
-  return out_proj((y_f + y_b.flip({2})).transpose(1, 2));
+  return linear(out_proj, (y_f + y_b.flip({2})).transpose(1, 2));
 }
 
 torch::Tensor add_residual(const torch::Tensor& hidden, const torch::Tensor& residual,

@@ -159,7 +159,7 @@ torch::Tensor PretrainDecoderImpl::forward(const torch::Tensor& x_in, int64_t re
   auto x = x_in;
   for (auto& b : blocks_) x = b->forward(x);
   if (return_token_num > 0) x = x.narrow(1, x.size(1) - return_token_num, return_token_num);
-  return head(norm(x));
+  return linear(head, norm(x));
 }
 
 PretrainVisionTransformerImpl::PretrainVisionTransformerImpl(const ModelSpec& spec) : spec_(spec) {
@@ -188,7 +188,7 @@ torch::Tensor PretrainVisionTransformerImpl::forward(const torch::Tensor& video,
                                                      const torch::Tensor& mask, Taps* taps) {
   auto enc = encoder->forward(video, mask, taps);
   if (spec_.fix_decoder_pos_order) enc = encoder->to_raster_order(enc);
-  auto xv = to_dtype_of(encoder_to_decoder(enc), mask_token);
+  auto xv = to_dtype_of(linear(encoder_to_decoder, enc), mask_token);
   const int64_t B = xv.size(0), Cd = xv.size(2);
   auto m = check_token_mask(mask, B, spec_.num_patches());
   tap(taps, "decoder_pos_embed", pos_embed_);

@@ -127,7 +127,7 @@ torch::Tensor PretrainVisionMambaImpl::forward(const torch::Tensor& video,
   auto enc = forward_encoder(video, mask, taps);
   const int64_t B = enc.size(0), N = spec_.num_patches(), Dd = spec_.decoder_embed_dim;
   auto m = check_token_mask(mask, B, N).to(enc.device());
-  auto xv = to_dtype_of(decoder_embed(enc), mask_token);
+  auto xv = to_dtype_of(linear(decoder_embed, enc), mask_token);
   // The 1 + N sequence: cls (always "masked") then the tokens in raster order; visible rows take
   // the embedded encoder tokens, every other row the mask token.
   auto full_mask = torch::cat({torch::ones({B, 1}, m.options()), m}, 1);
@@ -143,7 +143,7 @@ torch::Tensor PretrainVisionMambaImpl::forward(const torch::Tensor& video,
   // Masked rows without the cls row, ascending: the order compute_mae_targets uses.
   const int64_t n_mask = B > 0 ? m[0].sum().item<int64_t>() : 0;
   auto rows = y.narrow(1, 1, N).index({m}).view({B, n_mask, y.size(2)});
-  return decoder_pred(rows);
+  return linear(decoder_pred, rows);
 }
 
 }  // namespace dfer::models
