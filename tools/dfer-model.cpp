@@ -10,8 +10,6 @@
 #include <iostream>
 #include <optional>
 
-#include <torch/csrc/autograd/profiler_legacy.h>
-
 #include "dfer/config/cli.h"
 #include "dfer/dist/launch_env.h"
 #include "dfer/dist/world.h"
@@ -230,7 +228,7 @@ int main(int argc, char** argv) {
         std::cout << "precision " << dfer::train::precision_name(to.precision) << ", device "
                   << to.device.str() << ", " << at::get_num_threads() << " threads, " << b_attention
                   << " attention\n";
-        std::optional<torch::autograd::profiler::RecordProfile> profile;
+        std::optional<dfer::train::OpTrace> profile;
         if (!b_profile.empty()) profile.emplace(b_profile);
         if (b_train) std::cout << dfer::train::bench_train(to).to_string() << "\n";
         if (b_eval) std::cout << dfer::train::bench_eval(to).to_string() << "\n";

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -12,6 +13,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 #include <spdlog/spdlog.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
 
 #include "dfer/models/build.h"
 #include "dfer/models/mae_target.h"
@@ -216,6 +218,8 @@ EvalBenchResult bench_eval(const TrainBenchOptions& o) {
   const auto host = torch::TensorOptions().pinned_memory(o.device.is_cuda());
   const auto& s = o.spec;
   std::vector<double> step;
+  // As evaluate_outputs: the weights are cast once for the pass (in the warm-up), not per batch.
+  const CastCacheScope cast_once(o.precision);
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     sync(o.device);
     const auto t0 = Clock::now();
@@ -270,6 +274,29 @@ std::string TrainBenchResult::to_string() const {
                 train_gflop_per_step, achieved_tflops, gemm_peak_tflops, 100.0 * mfu);
   os << buf;
   return os.str();
+}
+
+namespace {
+torch::autograd::profiler::ProfilerConfig trace_config() {
+  return torch::autograd::profiler::ProfilerConfig(torch::profiler::impl::ProfilerState::KINETO,
+                                                   /*report_input_shapes=*/true,
+                                                   /*profile_memory=*/true);
+}
+}  // namespace
+
+OpTrace::OpTrace(std::string path) : path_(std::move(path)) {
+  const std::set<torch::profiler::impl::ActivityType> cpu{torch::profiler::impl::ActivityType::CPU};
+  torch::autograd::profiler::prepareProfiler(trace_config(), cpu);
+  torch::autograd::profiler::enableProfiler(trace_config(), cpu);
+}
+
+OpTrace::~OpTrace() {
+  try {
+    torch::autograd::profiler::disableProfiler()->save(path_);
+    spdlog::info("op trace written to {}", path_);
+  } catch (const std::exception& e) {
+    spdlog::error("op trace {} not written: {}", path_, e.what());
+  }
 }
 
 }  // namespace dfer::train

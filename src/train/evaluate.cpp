@@ -30,6 +30,7 @@ EvalSet evaluate_outputs(const LogitsFn& logits_fn, data::Loader& loader, int64_
   EvalRecords records;
   Progress progress(options.label, loader.batches_per_epoch(), "batch");
   int64_t done = 0;
+  const CastCacheScope cast_once(options.precision);
   while (auto batch = loader.next()) {
     torch::Tensor out;
     {

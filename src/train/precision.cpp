@@ -102,6 +102,15 @@ AutocastScope::~AutocastScope() {
   set_dtype(cuda_, prev_dtype_);
 }
 
+// The cache is cleared when the autocast nesting count returns to 0; holding one level keeps it.
+CastCacheScope::CastCacheScope(Precision precision) : active_(precision != Precision::kFp32) {
+  if (active_) at::autocast::increment_nesting();
+}
+
+CastCacheScope::~CastCacheScope() {
+  if (active_ && at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+}
+
 void LossScaler::update(bool found_inf) {
   if (!enabled_) return;
   if (found_inf) {

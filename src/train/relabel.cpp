@@ -80,6 +80,7 @@ RelabelSummary relabel_with_gaze(const RelabelOptions& o) {
   }
 
   torch::NoGradGuard no_grad;
+  const CastCacheScope cast_once(precision);
   for (size_t b0 = 0; b0 < windows.size(); b0 += static_cast<size_t>(o.batch_size)) {
     const size_t b1 = std::min(windows.size(), b0 + static_cast<size_t>(o.batch_size));
     std::vector<torch::Tensor> clips;

@@ -72,4 +72,18 @@ void reset_host_peak();
 double measure_gemm_tflops(const torch::Device& device, Precision precision, int64_t n = 2048,
                            int reps = 5);
 
+// While alive, LibTorch's profiler (Kineto, CPU activity) records every op with its input shapes
+// and the CPU allocator's allocations and frees; the destructor writes the Chrome trace (open it in
+// Perfetto or chrome://tracing). For `bench --profile`.
+class OpTrace {
+ public:
+  explicit OpTrace(std::string path);
+  ~OpTrace();
+  OpTrace(const OpTrace&) = delete;
+  OpTrace& operator=(const OpTrace&) = delete;
+
+ private:
+  std::string path_;
+};
+
 }  // namespace dfer::train

@@ -39,6 +39,22 @@ class AutocastScope {
   at::ScalarType prev_dtype_ = at::kFloat;
 };
 
+// Keeps autocast's cast cache (the reduced-precision copies of the weights) alive across the
+// AutocastScopes opened while it lives, for passes whose weights do not change: an evaluation then
+// casts every weight once instead of once per batch (for the base LGI-Former in bf16 on a CPU,
+// 85 M parameters read and written at every batch). No-op for fp32. Never hold one across an
+// optimizer step: the cached copies would go stale.
+class CastCacheScope {
+ public:
+  explicit CastCacheScope(Precision precision);
+  ~CastCacheScope();
+  CastCacheScope(const CastCacheScope&) = delete;
+  CastCacheScope& operator=(const CastCacheScope&) = delete;
+
+ private:
+  bool active_ = false;
+};
+
 // Dynamic loss scaling (fp16 only; for other precisions scale() is 1 and update() a no-op):
 // init 2^16, x0.5 on a non-finite step, x2 after 2000 finite steps in a row.
 class LossScaler {
