@@ -1,6 +1,7 @@
 // Shared layers: sinusoid table, tubelet patch embedding, MLP, drop path, initialisers.
 #include "dfer/models/layers.h"
 
+#include "dfer/models/lean_mlp.h"
 #include "dfer/util/error.h"
 
 #include <fmt/format.h>
@@ -135,7 +136,13 @@ MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, double drop) : dr
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  auto y = linear(fc2, torch::gelu(linear(fc1, x)));
+  // Training keeps less for backward through lean_mlp (the same numbers); without a graph to
+  // build, the plain ops use autocast's weight cache (an evaluation casts the weights once).
+  const bool graph =
+      torch::GradMode::is_enabled() &&
+      (x.requires_grad() || fc1->weight.requires_grad() || fc2->weight.requires_grad());
+  auto y = graph ? lean_mlp(x, fc1->weight, fc1->bias, fc2->weight, fc2->bias)
+                 : linear(fc2, torch::gelu(linear(fc1, x)));
   if (drop_ > 0.0) y = torch::dropout(y, drop_, is_training());
   return y;
 }
