@@ -8,11 +8,12 @@ DFER_VENV="${DFER_VENV:-$DFER_ROOT/.venv}"
 source "$DFER_ROOT/tools/torch_pin.sh"
 
 # LibTorch itself comes from PyPI (tools/torch_pin.sh); python3-venv gives Debian's python3 its venv;
-# opencv-data holds the Haar face cascade of `dfer-prep extract --face-crop`; libxxhash-dev the
-# checkpoint content hash; chromium (headless) renders dfer-report's page in its test
-# (tests/unit/test_train_report.cpp), which fails on any console message.
+# libtcmalloc-minimal4 is the programs' malloc (CMakeLists.txt); opencv-data holds the Haar face
+# cascade of `dfer-prep extract --face-crop`; libxxhash-dev the checkpoint content hash; chromium
+# (headless) renders dfer-report's page in its test (tests/unit/test_train_report.cpp), which fails
+# on any console message.
 DFER_PACKAGES=(build-essential cmake ninja-build ccache pkg-config python3 python3-venv
-  libopencv-dev libjpeg-dev libgloo-dev libxxhash-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
+  libopencv-dev libjpeg-dev libtcmalloc-minimal4 libgloo-dev libxxhash-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
   clang libfuzzer-14-dev libclang-rt-14-dev opencv-data chromium)
 
 # Test-only Python tools from PyPI, into the same .venv: Pillow makes the reference's resize for

@@ -36,8 +36,12 @@ void init_process(bool verbose) {
     // virtual machines: measured here, the base LGI-Former's bf16 training forward took 1.79 s
     // instead of 0.57 s, and stacking a batch of 32 clips (157 MB) 600 ms instead of 10 ms. All
     // blocks come from the heap, which is never trimmed (the peak is reached every step anyway).
-    // DFER_SYSTEM_MALLOC=1 leaves glibc's defaults alone.
-    if (const char* keep = std::getenv("DFER_SYSTEM_MALLOC"); !keep || std::string(keep) != "1") {
+    // DFER_SYSTEM_MALLOC=1 leaves glibc's defaults alone. The executables now run on tcmalloc
+    // (CMakeLists.txt), which needs none of this; a program that links the library without it
+    // still gets the tuned glibc heap.
+    const bool tcmalloc = malloc_report().rfind("tcmalloc", 0) == 0;
+    if (const char* keep = std::getenv("DFER_SYSTEM_MALLOC");
+        !tcmalloc && (!keep || std::string(keep) != "1")) {
       mallopt(M_MMAP_MAX, 0);
       // Worker threads would otherwise get arenas of their own, which glibc builds from 64 MiB
       // mmapped heaps: the loader's workers then page-faulted every batch (68 clips/s with one
@@ -171,6 +175,22 @@ std::string mkl_dispatch_report() {
   return query(nullptr);
 }
 
+std::string malloc_report() {
+  Dl_info info{};
+  void* bound = reinterpret_cast<void*>(&std::malloc);
+  if (dladdr(bound, &info) == 0 || info.dli_fname == nullptr) return "unknown";
+  const std::string lib = std::filesystem::path(info.dli_fname).filename().string();
+  using TcVersion = const char* (*)(int*, int*, const char**);
+  if (lib.find("tcmalloc") != std::string::npos) {
+    int major = 0, minor = 0;
+    const char* patch = nullptr;
+    if (auto v = reinterpret_cast<TcVersion>(dlsym(RTLD_DEFAULT, "tc_version")))
+      v(&major, &minor, &patch);
+    return fmt::format("tcmalloc (gperftools {}.{}, {})", major, minor, lib);
+  }
+  return lib.rfind("libc.so", 0) == 0 ? "glibc" : lib;
+}
+
 std::string cuda_report() {
   std::string out;
 #ifdef DFER_WITH_CUDA
@@ -198,6 +218,7 @@ std::string environment_report(bool measure) {
   out += fmt::format("  BLAS             : {} ({})\n", blas.name,
                      blas.path.empty() ? "no BLAS library mapped" : blas.path);
   out += fmt::format("  oneDNN (mkldnn)  : {}\n", at::hasMKLDNN() ? "yes" : "no");
+  out += fmt::format("  malloc           : {}\n", malloc_report());
   if (at::hasMKL()) out += fmt::format("  MKL CPU dispatch : {}\n", mkl_dispatch_report());
   out += fmt::format("  intra-op threads : {}\n", torch::get_num_threads());
   out += fmt::format("  inter-op threads : {}\n", at::get_num_interop_threads());

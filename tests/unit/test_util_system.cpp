@@ -52,6 +52,18 @@ TEST_CASE("fp32 matmuls are right for every transpose and odd sizes") {
   CHECK(torch::allclose(torch::addmm(c, a, b, 0.5, 2.0).to(torch::kDouble), want, 1e-4, 1e-4));
 }
 
+TEST_CASE("malloc is bound to the allocator the programs are built with") {
+  const auto report = dfer::malloc_report();
+  INFO(report);
+#ifdef DFER_TCMALLOC_LINKED
+  // Linked as a program of the project: tcmalloc, not glibc, serves every allocation.
+  REQUIRE_THAT(report, Catch::StartsWith("tcmalloc (gperftools 2."));
+#else
+  REQUIRE(report == "glibc");
+#endif
+  REQUIRE_THAT(dfer::environment_report(false), Catch::Contains("malloc           : " + report));
+}
+
 TEST_CASE("the report names the CUDA build: versions compiled in and the devices seen") {
   const auto report = dfer::cuda_report();
   REQUIRE_THAT(report, Catch::Contains("CUDA devices"));

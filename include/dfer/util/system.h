@@ -53,6 +53,11 @@ double measure_gemm_gflops(const std::string& dtype, int n = 1024, int reps = 5)
 // program carries none (e.g. another program linking the library).
 std::string mkl_dispatch_report();
 
+// The malloc this process runs on: "tcmalloc (gperftools X.Y)" when the program was linked with it
+// (the executables are, see CMakeLists.txt), else the library that defines the bound `malloc`
+// ("glibc" for libc). Found with dladdr on the address the dynamic linker bound, not assumed.
+std::string malloc_report();
+
 // CUDA lines of the report: the CUDA, cuDNN and NCCL versions LibTorch was built with (when it
 // has CUDA) and the devices seen.
 std::string cuda_report();
