@@ -1,6 +1,8 @@
 // Attention kernel selection and the two attention modules (see dfer/models/attention.h).
 #include "dfer/models/attention.h"
 
+#include <ATen/autocast_mode.h>
+
 #include "dfer/models/layers.h"
 #include "dfer/models/lora.h"
 #include "dfer/util/error.h"
@@ -35,6 +37,16 @@ torch::Tensor fused_attention(const torch::Tensor& q, const torch::Tensor& k,
 torch::Tensor qkv_bias_of(const torch::Tensor& q_bias, const torch::Tensor& v_bias) {
   if (!q_bias.defined()) return {};
   return torch::cat({q_bias, torch::zeros_like(v_bias), v_bias});
+}
+
+// What autocast hands a linear for t: t cast to autocast's dtype for t's device, through its cache
+// (a leaf fp32 weight is cast once while the cache lives), or t itself when autocast is off.
+// Slicing a cast weight instead of casting its slices lets the cache serve kv.weight's halves
+// (views are never cached), and a context cast once serves both of its products.
+torch::Tensor autocast_operand(const torch::Tensor& t) {
+  const auto dev = t.device().type();
+  if (!at::autocast::is_autocast_enabled(dev)) return t;
+  return at::autocast::cached_cast(at::autocast::get_autocast_dtype(dev), t, dev);
 }
 
 // The output projection, plus its LoRA update when it has an adapter.
@@ -137,8 +149,9 @@ torch::Tensor GeneralAttentionImpl::forward(const torch::Tensor& x, const torch:
   auto qh = qx.view({B, T1, num_heads_, head_dim_}).transpose(1, 2);
   // K and V as two products with the halves of kv.weight: the same numbers as one product with
   // bias cat(0, v_bias), without building the zero block or splitting the output.
-  auto kx = at::linear(ctx, kv->weight.narrow(0, 0, dim_));
-  auto vx = at::linear(ctx, kv->weight.narrow(0, dim_, dim_), v_bias);
+  const auto ctx_c = autocast_operand(ctx), kv_w = autocast_operand(kv->weight);
+  auto kx = at::linear(ctx_c, kv_w.narrow(0, 0, dim_));
+  auto vx = at::linear(ctx_c, kv_w.narrow(0, dim_, dim_), v_bias);
   if (auto d = lora_delta(*kv, ctx, 0, dim_); d.defined()) kx = kx + d;
   if (auto d = lora_delta(*kv, ctx, dim_, dim_); d.defined()) vx = vx + d;
   auto kh = kx.view({B, T2, num_heads_, head_dim_}).transpose(1, 2);

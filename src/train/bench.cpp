@@ -224,7 +224,8 @@ EvalBenchResult bench_eval(const TrainBenchOptions& o) {
     sync(o.device);
     const auto t0 = Clock::now();
     {
-      torch::InferenceMode im;
+      // NoGradGuard as evaluate_outputs: under InferenceMode autocast caches no cast at all.
+      torch::NoGradGuard no_grad;
       auto clips = torch::randn({o.batch, s.in_chans, s.num_frames, s.img_size, s.img_size}, host)
                        .to(o.device, true);
       AutocastScope ac(o.precision, o.device);

@@ -118,7 +118,9 @@ void run_windows(Model& m, const torch::Tensor& crops, const detail::FaceTrack& 
   std::optional<Progress> bar;
   if (o.progress && starts.size() > 2 * std::size_t(o.batch))
     bar.emplace("windows " + v.input, int64_t(starts.size()), "win");
-  torch::InferenceMode guard;
+  // NoGradGuard rather than InferenceMode: under InferenceMode autocast caches no cast, and the
+  // weights would be cast again for every batch of windows.
+  torch::NoGradGuard no_grad;
   const CastCacheScope cast_once(m.precision);
   for (std::size_t b0 = 0; b0 < starts.size(); b0 += std::size_t(o.batch)) {
     const std::size_t b1 = std::min(starts.size(), b0 + std::size_t(o.batch));

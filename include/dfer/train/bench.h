@@ -41,7 +41,7 @@ struct TrainBenchResult {
 
 TrainBenchResult bench_train(const TrainBenchOptions& options);
 
-// Evaluation throughput of the fine-tune model: forward passes under inference mode and the
+// Evaluation throughput of the fine-tune model: forward passes without autograd (no_grad) and the
 // precision's autocast, the model in eval mode (no drop path), as the multi-view test runs them.
 struct EvalBenchResult {
   std::string description;

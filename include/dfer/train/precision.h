@@ -43,7 +43,8 @@ class AutocastScope {
 // AutocastScopes opened while it lives, for passes whose weights do not change: an evaluation then
 // casts every weight once instead of once per batch (for the base LGI-Former in bf16 on a CPU,
 // 85 M parameters read and written at every batch). No-op for fp32. Never hold one across an
-// optimizer step: the cached copies would go stale.
+// optimizer step: the cached copies would go stale. Autocast caches nothing under
+// torch::InferenceMode: run such passes under torch::NoGradGuard.
 class CastCacheScope {
  public:
   explicit CastCacheScope(Precision precision);
