@@ -124,6 +124,13 @@ namespace {
 int64_t gemm_size(const torch::Device& d) {
   return d.is_cuda() ? 8192 : 2048;
 }
+
+// The GEMM peak as the median of one GEMM timed right after each measured step, so that the steps
+// and the peak they are divided by see the same machine: on a shared VM the rate drifts by up to
+// 2x within a minute, and a peak measured once at the end made MFU swing from 60% to over 100%.
+double gemm_probe(const TrainBenchOptions& o) {
+  return measure_gemm_tflops(o.device, o.precision, gemm_size(o.device), /*reps=*/1);
+}
 }  // namespace
 
 TrainBenchResult bench_train(const TrainBenchOptions& o) {
@@ -142,7 +149,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   mo.tubelet_size = spec.tubelet_size;
   reset_peaks(o.device);
   const auto host = torch::TensorOptions().pinned_memory(o.device.is_cuda());
-  std::vector<double> step, data, fwd, bwd, optim;
+  std::vector<double> step, data, fwd, bwd, optim, peaks;
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     sync(o.device);
     const auto t0 = Clock::now();
@@ -189,6 +196,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
     bwd.push_back(std::chrono::duration<double>(t3 - t2).count());
     optim.push_back(std::chrono::duration<double>(t4 - t3).count());
     step.push_back(std::chrono::duration<double>(t4 - t0).count());
+    peaks.push_back(gemm_probe(o));
   }
   TrainBenchResult r;
   r.description = models::describe(spec);
@@ -203,7 +211,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   const auto macs = models::count_macs(spec, o.batch, o.mask_ratio).total_macs();
   r.train_gflop_per_step = 3.0 * 2.0 * static_cast<double>(macs) / 1e9;
   r.achieved_tflops = r.step_s > 0 ? r.train_gflop_per_step / r.step_s / 1e3 : 0.0;
-  r.gemm_peak_tflops = measure_gemm_tflops(o.device, o.precision, gemm_size(o.device));
+  r.gemm_peak_tflops = median_seconds(peaks);  // a median of rates, not of seconds
   r.mfu = r.gemm_peak_tflops > 0 ? r.achieved_tflops / r.gemm_peak_tflops : 0.0;
   return r;
 }
@@ -217,7 +225,7 @@ EvalBenchResult bench_eval(const TrainBenchOptions& o) {
   reset_peaks(o.device);
   const auto host = torch::TensorOptions().pinned_memory(o.device.is_cuda());
   const auto& s = o.spec;
-  std::vector<double> step;
+  std::vector<double> step, peaks;
   // As evaluate_outputs: the weights are cast once for the pass (in the warm-up), not per batch.
   const CastCacheScope cast_once(o.precision);
   for (int i = 0; i < o.warmup + o.steps; ++i) {
@@ -234,7 +242,9 @@ EvalBenchResult bench_eval(const TrainBenchOptions& o) {
     }
     spdlog::debug("bench eval step {}{}: {:.1f} ms", i + 1, i < o.warmup ? " (warm-up)" : "",
                   1e3 * since(t0));
-    if (i >= o.warmup) step.push_back(since(t0));
+    if (i < o.warmup) continue;
+    step.push_back(since(t0));
+    peaks.push_back(gemm_probe(o));
   }
   EvalBenchResult r;
   r.description = models::describe(s);
@@ -245,7 +255,7 @@ EvalBenchResult bench_eval(const TrainBenchOptions& o) {
   r.gflop_per_step =
       2.0 * static_cast<double>(models::count_macs(s, o.batch, 0.0).total_macs()) / 1e9;
   r.achieved_tflops = r.step_s > 0 ? r.gflop_per_step / r.step_s / 1e3 : 0.0;
-  r.gemm_peak_tflops = measure_gemm_tflops(o.device, o.precision, gemm_size(o.device));
+  r.gemm_peak_tflops = median_seconds(peaks);  // a median of rates, not of seconds
   r.mfu = r.gemm_peak_tflops > 0 ? r.achieved_tflops / r.gemm_peak_tflops : 0.0;
   return r;
 }
