@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
   bench
       ->add_option("--attention", b_attention,
                    "--train/--eval attention kernel: fused (scaled_dot_product_attention), "
-                   "explicit (matmul, softmax, matmul) or auto (explicit when training on a CPU)")
+                   "explicit (matmul, softmax, matmul) or auto (on a CPU: explicit when training, "
+                   "or in bf16 over at most 512 keys)")
       ->check(CLI::IsMember({"auto", "fused", "explicit"}))
       ->capture_default_str();
   std::string b_profile;

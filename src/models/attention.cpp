@@ -80,11 +80,14 @@ const char* to_string(AttentionBackend backend) {
 torch::Tensor scaled_dot_product(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, double scale, double dropout_p,
                                  bool training, AttentionBackend backend) {
-  if (backend == AttentionBackend::kAuto)
-    backend = !q.is_cuda() && torch::GradMode::is_enabled() &&
-                      (q.requires_grad() || k.requires_grad() || v.requires_grad())
+  if (backend == AttentionBackend::kAuto) {
+    const bool differentiated = torch::GradMode::is_enabled() &&
+                                (q.requires_grad() || k.requires_grad() || v.requires_grad());
+    const bool reduced = q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf;
+    backend = !q.is_cuda() && (differentiated || (reduced && k.size(-2) <= 512))
                   ? AttentionBackend::kExplicit
                   : AttentionBackend::kFused;
+  }
   if (backend == AttentionBackend::kExplicit)
     return explicit_attention(q, k, v, scale, dropout_p, training);
   return fused_attention(q, k, v, scale, dropout_p, training);
