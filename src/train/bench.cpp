@@ -128,8 +128,16 @@ int64_t gemm_size(const torch::Device& d) {
 // The GEMM peak as the median of one GEMM timed right after each measured step, so that the steps
 // and the peak they are divided by see the same machine: on a shared VM the rate drifts by up to
 // 2x within a minute, and a peak measured once at the end made MFU swing from 60% to over 100%.
-double gemm_probe(const TrainBenchOptions& o) {
-  return measure_gemm_tflops(o.device, o.precision, gemm_size(o.device), /*reps=*/1);
+// A GPU measures once at the end, as before: its 8192^2 operands would otherwise enter the peak of
+// allocated memory the benchmark reports.
+void gemm_probe(const TrainBenchOptions& o, std::vector<double>& peaks) {
+  if (!o.device.is_cuda())
+    peaks.push_back(measure_gemm_tflops(o.device, o.precision, gemm_size(o.device), /*reps=*/1));
+}
+
+double gemm_peak(const TrainBenchOptions& o, std::vector<double> peaks) {
+  if (peaks.empty()) return measure_gemm_tflops(o.device, o.precision, gemm_size(o.device));
+  return median_seconds(std::move(peaks));  // a median of rates, not of seconds
 }
 }  // namespace
 
@@ -196,7 +204,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
     bwd.push_back(std::chrono::duration<double>(t3 - t2).count());
     optim.push_back(std::chrono::duration<double>(t4 - t3).count());
     step.push_back(std::chrono::duration<double>(t4 - t0).count());
-    peaks.push_back(gemm_probe(o));
+    gemm_probe(o, peaks);
   }
   TrainBenchResult r;
   r.description = models::describe(spec);
@@ -211,7 +219,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   const auto macs = models::count_macs(spec, o.batch, o.mask_ratio).total_macs();
   r.train_gflop_per_step = 3.0 * 2.0 * static_cast<double>(macs) / 1e9;
   r.achieved_tflops = r.step_s > 0 ? r.train_gflop_per_step / r.step_s / 1e3 : 0.0;
-  r.gemm_peak_tflops = median_seconds(peaks);  // a median of rates, not of seconds
+  r.gemm_peak_tflops = gemm_peak(o, peaks);
   r.mfu = r.gemm_peak_tflops > 0 ? r.achieved_tflops / r.gemm_peak_tflops : 0.0;
   return r;
 }
@@ -244,7 +252,7 @@ EvalBenchResult bench_eval(const TrainBenchOptions& o) {
                   1e3 * since(t0));
     if (i < o.warmup) continue;
     step.push_back(since(t0));
-    peaks.push_back(gemm_probe(o));
+    gemm_probe(o, peaks);
   }
   EvalBenchResult r;
   r.description = models::describe(s);
@@ -255,7 +263,7 @@ EvalBenchResult bench_eval(const TrainBenchOptions& o) {
   r.gflop_per_step =
       2.0 * static_cast<double>(models::count_macs(s, o.batch, 0.0).total_macs()) / 1e9;
   r.achieved_tflops = r.step_s > 0 ? r.gflop_per_step / r.step_s / 1e3 : 0.0;
-  r.gemm_peak_tflops = median_seconds(peaks);  // a median of rates, not of seconds
+  r.gemm_peak_tflops = gemm_peak(o, peaks);
   r.mfu = r.gemm_peak_tflops > 0 ? r.achieved_tflops / r.gemm_peak_tflops : 0.0;
   return r;
 }
