@@ -5,6 +5,7 @@
 
 #include "dfer/models/layers.h"
 #include "dfer/models/lora.h"
+#include "dfer/models/packed_linear.h"
 #include "dfer/util/error.h"
 
 #include <atomic>
@@ -37,16 +38,6 @@ torch::Tensor fused_attention(const torch::Tensor& q, const torch::Tensor& k,
 torch::Tensor qkv_bias_of(const torch::Tensor& q_bias, const torch::Tensor& v_bias) {
   if (!q_bias.defined()) return {};
   return torch::cat({q_bias, torch::zeros_like(v_bias), v_bias});
-}
-
-// What autocast hands a linear for t: t cast to autocast's dtype for t's device, through its cache
-// (a leaf fp32 weight is cast once while the cache lives), or t itself when autocast is off.
-// Slicing a cast weight instead of casting its slices lets the cache serve kv.weight's halves
-// (views are never cached), and a context cast once serves both of its products.
-torch::Tensor autocast_operand(const torch::Tensor& t) {
-  const auto dev = t.device().type();
-  if (!at::autocast::is_autocast_enabled(dev)) return t;
-  return at::autocast::cached_cast(at::autocast::get_autocast_dtype(dev), t, dev);
 }
 
 // The output projection, plus its LoRA update when it has an adapter.
@@ -117,7 +108,7 @@ AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias, doub
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
-  auto qkv_out = at::linear(x, qkv->weight, qkv_bias_of(q_bias, v_bias));
+  auto qkv_out = dense(x, qkv->weight, qkv_bias_of(q_bias, v_bias));
   if (auto d = lora_delta(*qkv, x); d.defined()) qkv_out = qkv_out + d;
   // (B, N, 3, H, D) -> (3, B, H, N, D)
   auto parts = qkv_out.view({B, N, 3, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
@@ -147,14 +138,18 @@ GeneralAttentionImpl::GeneralAttentionImpl(int64_t dim, int64_t num_heads, bool 
 torch::Tensor GeneralAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
   const auto& ctx = context.defined() ? context : x;
   const int64_t B = x.size(0), T1 = x.size(1), T2 = ctx.size(1);
-  auto qx = at::linear(x, q->weight, q_bias);
+  // The context cast once for both of its products. Without autograd, self-attention's query
+  // takes the same cast; with it, the query keeps its own, so that its gradient reaches x in fp32
+  // (a shared cast would sum the three gradients in bf16 first).
+  const auto ctx_c = autocast_operand(ctx);
+  const bool shared = !context.defined() && !torch::GradMode::is_enabled();
+  auto qx = dense(shared ? ctx_c : x, q->weight, q_bias);
   if (auto d = lora_delta(*q, x); d.defined()) qx = qx + d;
   auto qh = qx.view({B, T1, num_heads_, head_dim_}).transpose(1, 2);
   // K and V as two products with the halves of kv.weight: the same numbers as one product with
   // bias cat(0, v_bias), without building the zero block or splitting the output.
-  const auto ctx_c = autocast_operand(ctx), kv_w = autocast_operand(kv->weight);
-  auto kx = at::linear(ctx_c, kv_w.narrow(0, 0, dim_));
-  auto vx = at::linear(ctx_c, kv_w.narrow(0, dim_, dim_), v_bias);
+  auto kx = dense(ctx_c, kv->weight, {}, 0, dim_);
+  auto vx = dense(ctx_c, kv->weight, v_bias, dim_, dim_);
   if (auto d = lora_delta(*kv, ctx, 0, dim_); d.defined()) kx = kx + d;
   if (auto d = lora_delta(*kv, ctx, dim_, dim_); d.defined()) vx = vx + d;
   auto kh = kx.view({B, T2, num_heads_, head_dim_}).transpose(1, 2);

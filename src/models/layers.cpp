@@ -127,7 +127,7 @@ torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& video) {
                      .permute({0, 2, 4, 6, 1, 3, 5, 7})
                      .reshape({B, t * h * w, in_chans_ * tubelet_ * p * p});
   auto weight = proj->weight.reshape({proj->weight.size(0), -1});
-  return at::linear(patches, weight, proj->bias);
+  return dense(patches, weight, proj->bias);
 }
 
 MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, double drop) : drop_(drop) {

@@ -131,8 +131,9 @@ int64_t gemm_size(const torch::Device& d) {
 // A GPU measures once at the end, as before: its 8192^2 operands would otherwise enter the peak of
 // allocated memory the benchmark reports.
 void gemm_probe(const TrainBenchOptions& o, std::vector<double>& peaks) {
-  if (!o.device.is_cuda())
-    peaks.push_back(measure_gemm_tflops(o.device, o.precision, gemm_size(o.device), /*reps=*/1));
+  if (o.device.is_cuda()) return;
+  peaks.push_back(measure_gemm_tflops(o.device, o.precision, gemm_size(o.device), /*reps=*/1));
+  spdlog::debug("bench GEMM probe {}: {:.3f} TFLOP/s", peaks.size(), peaks.back());
 }
 
 double gemm_peak(const TrainBenchOptions& o, std::vector<double> peaks) {

@@ -105,6 +105,7 @@ AutocastScope::~AutocastScope() {
 // The cache is cleared when the autocast nesting count returns to 0; holding one level keeps it.
 CastCacheScope::CastCacheScope(Precision precision) : active_(precision != Precision::kFp32) {
   if (active_) at::autocast::increment_nesting();
+  if (precision == Precision::kBf16) packed_.emplace();
 }
 
 CastCacheScope::~CastCacheScope() {

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "dfer/models/packed_linear.h"
+
 #include <array>
 #include <map>
 #include <string>
@@ -29,13 +31,13 @@ inline torch::Tensor to_dtype_of(const torch::Tensor& x, const torch::Tensor& li
   return x.scalar_type() == like.scalar_type() ? x : x.to(like.scalar_type());
 }
 
-// A Linear layer applied as aten::linear, the op torch.nn.functional.linear calls: with a bias, a
-// contiguous 3-D input becomes one addmm that adds the bias inside the GEMM. The C++ frontend's
-// Linear::forward (torch::nn::functional::linear) runs matmul and then a separate in-place bias
-// add, a second pass over every output; on a CPU in bf16 that pass cost ~7% of an evaluation step.
-// Products with a weight slice or another bias call at::linear directly, for the same reason.
+// A Linear layer applied as aten::linear (through dense(), which packs the weight for oneDNN in a
+// bf16 evaluation pass), the op torch.nn.functional.linear calls: with a bias, a contiguous 3-D
+// input becomes one addmm that adds the bias inside the GEMM. The C++ frontend's Linear::forward
+// (torch::nn::functional::linear) runs matmul and then a separate in-place bias add, a second pass
+// over every output; on a CPU in bf16 that pass cost ~7% of an evaluation step.
 inline torch::Tensor linear(const torch::nn::Linear& layer, const torch::Tensor& x) {
-  return at::linear(x, layer->weight, layer->bias);
+  return dense(x, layer->weight, layer->bias);
 }
 
 // The "Attention is all you need" table over the flattened token index: angle = p /

@@ -6,7 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
+
+#include "dfer/models/packed_linear.h"
 
 namespace dfer::train {
 
@@ -44,7 +47,9 @@ class AutocastScope {
 // casts every weight once instead of once per batch (for the base LGI-Former in bf16 on a CPU,
 // 85 M parameters read and written at every batch). No-op for fp32. Never hold one across an
 // optimizer step: the cached copies would go stale. Autocast caches nothing under
-// torch::InferenceMode: run such passes under torch::NoGradGuard.
+// torch::InferenceMode: run such passes under torch::NoGradGuard. In bf16 it also holds a
+// models::PackedWeightScope: on a CPU the Linear weights are cast and packed for oneDNN once for
+// the pass (not through autocast's cache).
 class CastCacheScope {
  public:
   explicit CastCacheScope(Precision precision);
@@ -54,6 +59,7 @@ class CastCacheScope {
 
  private:
   bool active_ = false;
+  std::optional<models::PackedWeightScope> packed_;
 };
 
 // Dynamic loss scaling (fp16 only; for other precisions scale() is 1 and update() a no-op):
