@@ -60,8 +60,9 @@ bool packable(const torch::Tensor& x, const torch::Tensor& weight, const torch::
   return x.is_cpu() && !torch::GradMode::is_enabled() &&
          at::autocast::is_autocast_enabled(at::kCPU) &&
          at::autocast::get_autocast_dtype(at::kCPU) == at::kBFloat16 && x.dim() >= 2 &&
-         weight.dim() == 2 && x.size(-1) == weight.size(1) && x.is_contiguous() && floating(x) &&
-         floating(weight) && (!bias.defined() || floating(bias)) && packed_linear_available();
+         x.numel() > 0 && weight.dim() == 2 && x.size(-1) == weight.size(1) && x.is_contiguous() &&
+         floating(x) && floating(weight) && (!bias.defined() || floating(bias)) &&
+         packed_linear_available();
 }
 
 }  // namespace

@@ -110,6 +110,11 @@ TEST_CASE("dense() packs nothing where at::linear must run", "[models][packed]")
     const auto xt = torch::randn({32, 8}).t();
     CHECK(torch::equal(dense(xt, w, {}), at::linear(xt, w, {})));
   }
+  SECTION("an empty batch") {
+    torch::NoGradGuard no_grad;
+    CpuBf16Autocast autocast;
+    CHECK(dense(torch::randn({0, 32}), w, {}).sizes() == torch::IntArrayRef{0, 48});
+  }
   CHECK(scope.packed_count() == 0);
 }
 
