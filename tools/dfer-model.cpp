@@ -17,6 +17,7 @@
 #include "dfer/models/attention.h"
 #include "dfer/models/build.h"
 #include "dfer/models/lora.h"
+#include "dfer/models/packed_linear.h"
 #include "dfer/models/scan_check.h"
 #include "dfer/models/summary.h"
 #include "dfer/train/bench.h"
@@ -89,6 +90,14 @@ int main(int argc, char** argv) {
                    "explicit (matmul, softmax, matmul) or auto (on a CPU: explicit when training, "
                    "or in bf16 over at most 512 keys)")
       ->check(CLI::IsMember({"auto", "fused", "explicit"}))
+      ->capture_default_str();
+  std::string b_linear = "packed";
+  bench
+      ->add_option("--linear", b_linear,
+                   "--eval in bf16 on a CPU: packed (each Linear weight cast and reordered for "
+                   "oneDNN once per pass) or plain (at::linear, the weight packed inside every "
+                   "GEMM); the same values")
+      ->check(CLI::IsMember({"packed", "plain"}))
       ->capture_default_str();
   std::string b_profile;
   bench->add_option("--profile", b_profile,
@@ -226,9 +235,15 @@ int main(int argc, char** argv) {
         dfer::models::set_attention_backend(b_attention == "explicit" ? AttentionBackend::kExplicit
                                             : b_attention == "fused"  ? AttentionBackend::kFused
                                                                       : AttentionBackend::kAuto);
+        dfer::models::set_weight_packing(b_linear == "packed");
+        const bool packs = b_linear == "packed" && dfer::models::packed_linear_available();
         std::cout << "precision " << dfer::train::precision_name(to.precision) << ", device "
                   << to.device.str() << ", " << at::get_num_threads() << " threads, " << b_attention
-                  << " attention\n";
+                  << " attention, "
+                  << (packs                  ? "packed"
+                      : b_linear == "packed" ? "plain (no oneDNN bf16)"
+                                             : "plain")
+                  << " linear\n";
         std::optional<dfer::train::OpTrace> profile;
         if (!b_profile.empty()) profile.emplace(b_profile);
         if (b_train) std::cout << dfer::train::bench_train(to).to_string() << "\n";

@@ -5,6 +5,7 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <atomic>
 #include <optional>
 #include <string>
 
@@ -13,6 +14,7 @@ namespace dfer::models {
 namespace {
 
 thread_local PackedWeightScope* t_scope = nullptr;
+std::atomic<bool> g_packing{true};
 
 // The two mkldnn ops, found by name: they are registered by LibTorch's CPU library but have no
 // public C++ function. A boxed call does not depend on how this LibTorch spells their C++ types.
@@ -93,7 +95,8 @@ torch::Tensor dense(const torch::Tensor& x, const torch::Tensor& weight, const t
                     int64_t row0, int64_t rows) {
   const int64_t n = rows < 0 ? weight.size(0) - row0 : rows;
   const bool whole = row0 == 0 && n == weight.size(0);
-  if (t_scope == nullptr || !packable(x, weight, bias))
+  if (t_scope == nullptr || !g_packing.load(std::memory_order_relaxed) ||
+      !packable(x, weight, bias))
     return whole ? at::linear(x, weight, bias)
                  : at::linear(x, autocast_operand(weight).narrow(0, row0, n), bias);
   // What autocast does to the operands of at::linear: every floating tensor cast to bf16.
@@ -106,6 +109,14 @@ torch::Tensor dense(const torch::Tensor& x, const torch::Tensor& weight, const t
          reorder_weight(w, x.numel() / x.size(-1))};
   }
   return linear_pointwise(xb, e.weight, bb);
+}
+
+void set_weight_packing(bool enabled) {
+  g_packing.store(enabled);
+}
+
+bool weight_packing() {
+  return g_packing.load();
 }
 
 PackedWeightScope::PackedWeightScope() : active_(t_scope == nullptr) {

@@ -110,6 +110,14 @@ TEST_CASE("dense() packs nothing where at::linear must run", "[models][packed]")
     const auto xt = torch::randn({32, 8}).t();
     CHECK(torch::equal(dense(xt, w, {}), at::linear(xt, w, {})));
   }
+  SECTION("packing switched off (bench --linear plain)") {
+    torch::NoGradGuard no_grad;
+    CpuBf16Autocast autocast;
+    set_weight_packing(false);
+    const auto y = dense(x, w, {});
+    set_weight_packing(true);
+    CHECK(torch::equal(y, at::linear(x, w, {})));
+  }
   SECTION("an empty batch") {
     torch::NoGradGuard no_grad;
     CpuBf16Autocast autocast;

@@ -31,6 +31,11 @@ torch::Tensor dense(const torch::Tensor& x, const torch::Tensor& weight, const t
 // trial product on this CPU succeeds); checked once.
 bool packed_linear_available();
 
+// Process-wide switch, on by default; off makes every PackedWeightScope inert (bench --linear
+// plain measures the same binary both ways).
+void set_weight_packing(bool enabled);
+bool weight_packing();
+
 // While alive, dense() on this thread packs each weight once and reuses it. A weight changed in
 // place (its version counter moved) is packed again. Scopes do not nest: an inner one is inert.
 // Never hold one while weights are trained through dense(): training takes the plain path anyway
