@@ -1,26 +1,13 @@
 // lean_mlp against the composed ops it replaces: values and every gradient bitwise equal, in fp32,
 // float64 and under bf16 autocast, with and without biases, with frozen weights.
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
 
 #include "dfer/models/lean_mlp.h"
+#include "support/cpu_autocast.h"
 
 namespace {
-
-// CPU autocast in `dtype` while alive (the train layer's AutocastScope, without that layer).
-struct CpuAutocast {
-  explicit CpuAutocast(at::ScalarType dtype) {
-    at::autocast::set_autocast_dtype(at::kCPU, dtype);
-    at::autocast::set_autocast_enabled(at::kCPU, true);
-    at::autocast::increment_nesting();
-  }
-  ~CpuAutocast() {
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(at::kCPU, false);
-  }
-};
 
 struct Params {
   torch::Tensor x, w1, b1, w2, b2;
@@ -48,7 +35,7 @@ std::optional<at::Tensor> opt(const torch::Tensor& t) {
 std::vector<torch::Tensor> run(const Params& p, bool lean, at::ScalarType autocast) {
   torch::Tensor y;
   {
-    std::optional<CpuAutocast> ac;
+    std::optional<dfer::test::CpuAutocast> ac;
     if (autocast != at::kFloat) ac.emplace(autocast);
     y = lean ? dfer::models::lean_mlp(p.x, p.w1, p.b1, p.w2, p.b2)
              : at::linear(at::gelu(at::linear(p.x, p.w1, opt(p.b1))), p.w2, opt(p.b2));

@@ -8,8 +8,7 @@
 #include "dfer/models/selective_scan.h"
 #include "dfer/models/videomamba.h"
 #include "dfer/util/error.h"
-
-#include <ATen/autocast_mode.h>
+#include "support/cpu_autocast.h"
 
 #include <set>
 #include <string>
@@ -172,12 +171,13 @@ TEST_CASE("selective scan runs in fp32 under bf16 autocast and returns the input
   torch::manual_seed(4);
   auto in = random_inputs(1, 4, 8, 20, true, torch::kFloat32);
   auto ref = run_reference(in);
-  at::autocast::set_autocast_enabled(at::kCPU, true);
-  at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
-  auto out = run_chunked(in, 8, ScanAlgorithm::kAuto);
-  auto out_bf16 = selective_scan(in.u.to(torch::kBFloat16), in.delta, in.A, in.Bm, in.Cm, in.D,
-                                 in.z, in.delta_bias);
-  at::autocast::set_autocast_enabled(at::kCPU, false);
+  torch::Tensor out, out_bf16;
+  {
+    dfer::test::CpuAutocast autocast(at::kBFloat16);
+    out = run_chunked(in, 8, ScanAlgorithm::kAuto);
+    out_bf16 = selective_scan(in.u.to(torch::kBFloat16), in.delta, in.A, in.Bm, in.Cm, in.D, in.z,
+                              in.delta_bias);
+  }
   CHECK(out.scalar_type() == torch::kFloat32);
   CHECK(max_diff(out, ref) < 1e-4);
   CHECK(out_bf16.scalar_type() == torch::kBFloat16);
@@ -413,11 +413,12 @@ TEST_CASE("tiny VideoMamba trains: every parameter gets a gradient, bf16 autocas
     CHECK(torch::isfinite(kv.value().grad()).all().item<bool>());
   }
   model->eval();
-  at::autocast::set_autocast_enabled(at::kCPU, true);
-  at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
   Taps taps;
-  auto logits = model->forward(video, &taps);
-  at::autocast::set_autocast_enabled(at::kCPU, false);
+  torch::Tensor logits;
+  {
+    dfer::test::CpuAutocast autocast(at::kBFloat16);
+    logits = model->forward(video, &taps);
+  }
   CHECK(taps["layer2_residual"].scalar_type() == torch::kFloat32);  // the fp32 residual stream
   CHECK(torch::isfinite(logits).all().item<bool>());
 }

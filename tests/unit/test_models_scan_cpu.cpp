@@ -9,7 +9,7 @@
 #include "dfer/util/error.h"
 
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
+#include "support/cpu_autocast.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -217,10 +217,11 @@ TEST_CASE("fused CPU scan computes bf16 inputs in fp32 under autocast and casts 
   const auto want = selective_scan_reference(f32(in.u), f32(in.delta), in.A, f32(in.Bm), f32(in.Cm),
                                              in.D, f32(in.z), in.delta_bias);
   require_grad(in);
-  at::autocast::set_autocast_enabled(at::kCPU, true);
-  at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
-  const auto out = selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.D, in.z, in.delta_bias);
-  at::autocast::set_autocast_enabled(at::kCPU, false);
+  torch::Tensor out;
+  {
+    dfer::test::CpuAutocast autocast(at::kBFloat16);
+    out = selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.D, in.z, in.delta_bias);
+  }
   CHECK(out.scalar_type() == torch::kBFloat16);
   // Each value within one bf16 rounding (2^-8 relative) of the fp32 result.
   const auto err = (f32(out) - want).abs() - want.abs() * std::ldexp(1.0, -8);
