@@ -137,7 +137,8 @@ MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, double drop) : dr
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
   // Training keeps less for backward through lean_mlp (the same numbers); without a graph to
-  // build, the plain ops use autocast's weight cache (an evaluation casts the weights once).
+  // build, the plain products go through dense(), which a bf16 evaluation pass on a CPU serves
+  // from weights packed once (elsewhere at::linear, with autocast's weight cache).
   const bool graph =
       torch::GradMode::is_enabled() &&
       (x.requires_grad() || fc1->weight.requires_grad() || fc2->weight.requires_grad());

@@ -115,10 +115,6 @@ void set_weight_packing(bool enabled) {
   g_packing.store(enabled);
 }
 
-bool weight_packing() {
-  return g_packing.load();
-}
-
 PackedWeightScope::PackedWeightScope() : active_(t_scope == nullptr) {
   if (active_) t_scope = this;
 }

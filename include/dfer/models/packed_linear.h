@@ -34,12 +34,11 @@ bool packed_linear_available();
 // Process-wide switch, on by default; off makes every PackedWeightScope inert (bench --linear
 // plain measures the same binary both ways).
 void set_weight_packing(bool enabled);
-bool weight_packing();
 
 // While alive, dense() on this thread packs each weight once and reuses it. A weight changed in
 // place (its version counter moved) is packed again. Scopes do not nest: an inner one is inert.
-// Never hold one while weights are trained through dense(): training takes the plain path anyway
-// (grad mode on), so a scope costs nothing there, but its packed copies would go stale.
+// A scope keeps a bf16 copy of every weight it packed until it ends: hold one for a pass, not for
+// a training run (training takes at::linear anyway, grad mode being on).
 class PackedWeightScope {
  public:
   PackedWeightScope();
@@ -50,6 +49,9 @@ class PackedWeightScope {
   // Weights packed so far by this scope (tests, logs).
   int64_t packed_count() const { return static_cast<int64_t>(packed_.size()); }
 
+ private:
+  friend torch::Tensor dense(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
+                             int64_t, int64_t);
   struct Packed {
     torch::Tensor source;  // the fp32 weight (or its view): keeps its storage, hence the key, alive
     int64_t version = 0;
@@ -57,10 +59,6 @@ class PackedWeightScope {
   };
   // The weight's data, first row, rows, columns and row stride.
   using Key = std::tuple<const void*, int64_t, int64_t, int64_t, int64_t>;
-
- private:
-  friend torch::Tensor dense(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
-                             int64_t, int64_t);
   bool active_ = false;
   std::map<Key, Packed> packed_;
 };
